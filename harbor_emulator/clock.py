@@ -1,0 +1,169 @@
+"""The emulator clock: the one reader of host time (besides the signing timestamp)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .errors import HarborError
+
+HostTime = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class ClockState:
+    """What is persisted so a restart with --db keeps emulator time."""
+
+    offset_seconds: float
+    frozen_at_ms: int | None
+
+
+class Clock:
+    """Emulator time = host time + offset, or a fixed instant while frozen.
+
+    Listeners are told after every change, so the delivery scheduler wakes up when
+    time jumps instead of polling.
+    """
+
+    def __init__(self, host_time: HostTime = time.time, state: ClockState | None = None) -> None:
+        self._host_time = host_time
+        self._offset_seconds = 0.0
+        self._frozen_at_ms: int | None = None
+        self._listeners: list[Callable[[], None]] = []
+        if state is not None:
+            self.restore(state)
+
+    # -- reading -------------------------------------------------------------------
+    def now_ms(self) -> int:
+        if self._frozen_at_ms is not None:
+            return self._frozen_at_ms
+        return int((self._host_time() + self._offset_seconds) * 1000)
+
+    def now(self) -> datetime:
+        return from_ms(self.now_ms())
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen_at_ms is not None
+
+    def offset_seconds(self) -> float:
+        """Emulator time minus host time, in seconds."""
+        return round(self.now_ms() / 1000 - self._host_time(), 3)
+
+    def state(self) -> ClockState:
+        return ClockState(self._offset_seconds, self._frozen_at_ms)
+
+    # -- changing ------------------------------------------------------------------
+    def restore(self, state: ClockState) -> None:
+        self._offset_seconds = state.offset_seconds
+        self._frozen_at_ms = state.frozen_at_ms
+        self._notify()
+
+    def set_ms(self, target_ms: int) -> None:
+        """Move to `target_ms`; backwards is refused (contract: clock/set is forward only)."""
+        if target_ms < self.now_ms():
+            raise HarborError(
+                "invalid_parameter", "The clock only moves forward; now is earlier.", param="now"
+            )
+        if self._frozen_at_ms is not None:
+            self._frozen_at_ms = target_ms
+        else:
+            self._offset_seconds = target_ms / 1000 - self._host_time()
+        self._notify()
+
+    def advance(self, seconds: float) -> None:
+        self.set_ms(self.now_ms() + int(round(seconds * 1000)))
+
+    def freeze(self) -> None:
+        if self._frozen_at_ms is None:
+            self._frozen_at_ms = self.now_ms()
+            self._notify()
+
+    def unfreeze(self) -> None:
+        if self._frozen_at_ms is not None:
+            # Running resumes from the frozen instant, not from where host time went.
+            self._offset_seconds = self._frozen_at_ms / 1000 - self._host_time()
+            self._frozen_at_ms = None
+            self._notify()
+
+    def reset(self) -> None:
+        self._offset_seconds = 0.0
+        self._frozen_at_ms = None
+        self._notify()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+
+# -- conversions shared by every layer ----------------------------------------------
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    return int(round(moment.timestamp() * 1000))
+
+
+def format_ms(ms: int | None) -> str | None:
+    """RFC 3339 UTC at second precision, as the contract's examples are written."""
+    if ms is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def parse_timestamp(value: object, param: str) -> int:
+    """An RFC 3339 timestamp (or Unix seconds) to epoch milliseconds, else invalid_parameter."""
+    if isinstance(value, bool):
+        raise HarborError("invalid_parameter", f"{param} must be an RFC 3339 time.", param=param)
+    if isinstance(value, int | float):
+        if not 0 <= value < 253402300800:
+            raise HarborError("invalid_parameter", f"{param} is out of range.", param=param)
+        return int(value * 1000)
+    if not isinstance(value, str) or len(value) > 64:
+        raise HarborError("invalid_parameter", f"{param} must be an RFC 3339 time.", param=param)
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise HarborError(
+            "invalid_parameter",
+            f"{param} must be an RFC 3339 time such as 2026-05-25T12:00:00Z.",
+            param=param,
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return to_ms(moment)
+    except (OverflowError, OSError, ValueError):
+        raise HarborError("invalid_parameter", f"{param} is out of range.", param=param) from None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
+
+
+def parse_duration(value: str) -> float:
+    """`1h30m`, `90s`, `2d`, `500ms` to seconds; raises ValueError on anything else."""
+    text = value.strip().lower()
+    if not text:
+        raise ValueError("empty duration")
+    seconds = 0.0
+    pos = 0
+    unit_seconds = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    while pos < len(text):
+        match = _DURATION_PART.match(text, pos)
+        if not match:
+            raise ValueError(f"not a duration: {value!r}")
+        seconds += float(match.group(1)) * unit_seconds[match.group(2)]
+        pos = match.end()
+    return seconds
