@@ -75,7 +75,7 @@ class Clock:
         self._notify()
 
     def advance(self, seconds: float) -> None:
-        self.set_ms(self.now_ms() + int(round(seconds * 1000)))
+        self.set_ms(self.now_ms() + round(seconds * 1000))
 
     def freeze(self) -> None:
         if self._frozen_at_ms is None:
@@ -110,7 +110,7 @@ def from_ms(ms: int) -> datetime:
 
 
 def to_ms(moment: datetime) -> int:
-    return int(round(moment.timestamp() * 1000))
+    return round(moment.timestamp() * 1000)
 
 
 def format_ms(ms: int | None) -> str | None:

@@ -1,0 +1,212 @@
+"""What every /v1 handler shares: the request pipeline, body parsing and the write path.
+
+Pipeline of a /v1 request, in this order: authenticate (401s touch no bucket), take a
+rate-limit token, check the scope, read and parse the body, claim the Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import wraps
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..domain import idempotency
+from ..domain.auth import Principal
+from ..errors import HarborError
+from ..store.db import Tx
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+MAX_BODY_BYTES = 1024 * 1024
+JSON_MEDIA_TYPE = "application/json"
+# A \uD800-\uDFFF escape may be a lone surrogate, which no UTF-8 text can hold.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def v1(scope: str) -> Callable[[Handler], Handler]:
+    """Wrap a /v1 handler in the API pipeline; `scope` is the one the route needs."""
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def run(request: Request) -> Response:
+            state = request.app.state
+            principal = state.keys.authenticate(request.headers.get("authorization"))
+            state.limiter.take(principal.key)
+            principal.require(scope)
+            request.state.principal = principal
+            request.state.claim = None
+            if request.method in ("POST", "PATCH", "PUT"):
+                raw = await read_body(request)
+                request.state.json = parse_json_object(raw)
+                if request.method == "POST" and idempotency.HEADER in request.headers:
+                    return await _idempotent(request, handler, principal, raw)
+            return await handler(request)
+
+        return run
+
+    return decorate
+
+
+async def _idempotent(
+    request: Request, handler: Handler, principal: Principal, raw: bytes
+) -> Response:
+    state = request.app.state
+    key = idempotency.validate_key(request.headers[idempotency.HEADER])
+    outcome = await state.idempotency.claim(
+        state.db,
+        api_key=principal.key,
+        key=key,
+        fingerprint=idempotency.fingerprint(request.method, request.url.path, raw),
+        now_ms=state.clock.now_ms(),
+    )
+    if isinstance(outcome, idempotency.Replay):
+        return Response(
+            outcome.body,
+            status_code=outcome.status,
+            media_type=JSON_MEDIA_TYPE,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    request.state.claim = outcome
+    try:
+        return await handler(request)
+    finally:
+        state.idempotency.release(outcome)
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused with 413 past 1 MB without buffering more than that."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HarborError("payload_too_large", "The request body is larger than 1 MB.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HarborError("payload_too_large", "The request body is larger than 1 MB.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if body.strip():
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != JSON_MEDIA_TYPE and not media_type.endswith("+json"):
+            raise HarborError(
+                "unsupported_media_type",
+                "Send the body as JSON with 'Content-Type: application/json'.",
+            )
+    return body
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Parse a request body; an empty body is an empty object."""
+    if not raw.strip():
+        return {}
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text, parse_constant=_no_constants)
+        if _SURROGATE_ESCAPE.search(text):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        raise HarborError("invalid_json", "The body is not valid UTF-8 JSON.") from None
+    except (ValueError, RecursionError) as exc:
+        raise HarborError("invalid_json", f"The body is not valid JSON: {_short(exc)}") from None
+    if not isinstance(value, dict):
+        raise HarborError("invalid_json", "The body must be a JSON object.")
+    return value
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc)[:200] or type(exc).__name__
+
+
+def check_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Unknown fields are refused, as Stripe does, so a typo never passes silently."""
+    allowed = set(allowed)
+    for name in body:
+        if name not in allowed:
+            raise HarborError(
+                "invalid_parameter",
+                f"Unknown parameter '{name[:100]}'. Allowed: {', '.join(sorted(allowed))}.",
+                param=name[:100],
+            )
+
+
+def required(body: Mapping[str, Any], name: str) -> Any:
+    value = body.get(name)
+    if value is None:
+        raise HarborError("missing_parameter", f"'{name}' is required.", param=name)
+    return value
+
+
+def optional_str(body: Mapping[str, Any], name: str, max_length: int = 1024) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+        raise HarborError(
+            "invalid_parameter",
+            f"'{name}' must be a string of at most {max_length} characters.",
+            param=name,
+        )
+    return value
+
+
+def compact_json(value: Any, param: str) -> str:
+    """The compact form sizes are measured on: no spaces, UTF-8, non-ASCII unescaped."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (ValueError, RecursionError, TypeError):
+        raise HarborError(
+            "invalid_parameter", f"'{param}' cannot be stored.", param=param
+        ) from None
+
+
+def utf8_size(text: str, param: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise HarborError(
+            "invalid_json", f"'{param}' holds text that is not valid Unicode."
+        ) from None
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+async def commit_write(
+    request: Request,
+    work: Callable[[Tx], Awaitable[Any]],
+    status_code: int = 201,
+) -> Response:
+    """Run `work` as one transaction and answer with what it returns, rendered as JSON.
+
+    With an Idempotency-Key, the rendered response is stored in the same transaction.
+    """
+    state = request.app.state
+    claim = request.state.claim
+
+    async def transaction(tx: Tx) -> bytes:
+        body = dumps(await work(tx))
+        if claim is not None:
+            await idempotency.record(tx, claim, status_code, body, state.clock.now_ms())
+        return body
+
+    body = await state.db.write(transaction)
+    return Response(body, status_code=status_code, media_type=JSON_MEDIA_TYPE)
+
+
+def json_response(value: Any, status_code: int = 200) -> Response:
+    return JSONResponse(value, status_code=status_code)
+
+
+def path_id(request: Request, name: str = "id") -> str:
+    return str(request.path_params[name])

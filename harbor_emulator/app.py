@@ -1,0 +1,196 @@
+"""create_app(config): routes, middleware, error handlers and the lifespan that builds state."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import __version__
+from .api import events as events_api
+from .clock import Clock, format_ms
+from .config import Config
+from .control import clock_routes, settings
+from .control.auth import control
+from .domain.auth import KeyRegistry
+from .domain.idempotency import IdempotencyGuard
+from .domain.pagination import CursorCodec
+from .domain.ratelimit import RateLimiter
+from .errors import HarborError
+from .ids import IdFactory
+from .store import meta
+from .store.db import Database, Tx
+
+log = logging.getLogger("harbor_emulator")
+
+CURSOR_SECRET_KEY = "cursor_secret"
+
+
+class RequestIdMiddleware:
+    """Gives every response a Harbor-Request-Id and turns any bug into a 500 internal_error.
+
+    A pure ASGI middleware (not BaseHTTPMiddleware): it sits on every request's hot path.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        request_id = state.ids.new("req", state.clock.now_ms())
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"harbor-request-id", request_id.encode())
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception(
+                "internal error on %s %s (%s)", scope["method"], scope["path"], request_id
+            )
+            if started:
+                raise
+            error = HarborError("internal_error")
+            response = JSONResponse(error.body(request_id), status_code=error.status)
+            await response(scope, receive, send_with_id)
+
+
+def _request_id(request: Request) -> str:
+    return request.scope.get("state", {}).get("request_id", "req_unknown")
+
+
+async def harbor_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HarborError)
+    return JSONResponse(exc.body(_request_id(request)), status_code=exc.status, headers=exc.headers)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's routing errors (no route, wrong method) in Harbor's error shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        error = HarborError("method_not_allowed", f"{request.method} is not allowed here.")
+    elif exc.status_code == 404:
+        error = HarborError("not_found", f"No route {request.url.path[:200]}.")
+    else:
+        log.error("unexpected HTTPException %s on %s", exc.status_code, request.url.path)
+        error = HarborError("internal_error")
+    return JSONResponse(
+        error.body(_request_id(request)), status_code=error.status, headers=exc.headers
+    )
+
+
+@control
+async def health(request: Request) -> Response:
+    state = request.app.state
+    return JSONResponse(
+        {"status": "ok", "version": __version__, "now": format_ms(state.clock.now_ms())}
+    )
+
+
+@control
+async def reset(request: Request) -> Response:
+    state = request.app.state
+    await reset_state(state)
+    return JSONResponse({"object": "reset", "now": format_ms(state.clock.now_ms())})
+
+
+async def reset_state(state: Any) -> None:
+    """Empty state, clock back on host time and running, start fixtures loaded again."""
+
+    async def work(tx: Tx) -> None:
+        await state.db.clear_state(tx)
+
+    await state.db.write(work)
+    state.clock.reset()
+    await clock_routes.persist_clock(state)
+    state.limiter.reset()
+    state.idempotency.reset()
+    for hook in state.reset_hooks:
+        await hook()
+    await state.keys.reload(state.db)
+
+
+def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
+    """The emulator as an ASGI app. State is built by the lifespan, per app, never global."""
+    the_clock = clock or Clock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        db = await Database.open(config.db_path)
+        try:
+            state = app.state
+            state.config = config
+            state.db = db
+            stored_clock = await clock_routes.load_clock_state(db)
+            if stored_clock is not None:
+                state.clock.restore(stored_clock)
+            state.cursors = CursorCodec(await _cursor_secret(db))
+            state.keys = KeyRegistry(strict=config.strict)
+            await state.keys.reload(db)
+            state.limiter = RateLimiter(config.rate_limit)
+            state.idempotency = IdempotencyGuard()
+            state.reset_hooks = []
+
+            async def time_travel(target_ms: int) -> None:
+                state.clock.set_ms(target_ms)
+
+            state.time_travel = time_travel
+            log.debug("state ready in %.0f ms", (time.perf_counter() - started) * 1000)
+            yield
+        finally:
+            await db.close()
+
+    routes = [
+        Route("/_control/health", health, methods=["GET"]),
+        Route("/_control/reset", reset, methods=["POST"]),
+        *clock_routes.routes,
+        *settings.routes,
+        *events_api.routes,
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={HarborError: harbor_error_handler, HTTPException: http_error_handler},
+        lifespan=lifespan,
+    )
+    # The middleware needs ids and the clock before the lifespan has run (e.g. to stamp
+    # an error); these two are cheap and stateless enough to exist from construction.
+    app.state.ids = IdFactory()
+    app.state.clock = the_clock
+    return app
+
+
+async def _cursor_secret(db: Database) -> bytes:
+    """A per-database secret, so cursors stay valid across restarts with --db."""
+    stored = await meta.get(db, CURSOR_SECRET_KEY)
+    if stored is not None:
+        return bytes.fromhex(stored)
+    secret = secrets.token_bytes(32)
+
+    async def work(tx: Tx) -> None:
+        await meta.put(tx, CURSOR_SECRET_KEY, secret.hex())
+
+    await db.write(work)
+    return secret

@@ -1,0 +1,32 @@
+"""Every setting of a running emulator, its default and the env var that sets it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4280
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Built by the CLI (options, then `HARBOR_EMULATOR_<OPTION>` env vars) or by tests.
+
+    `db_path=None` means a fresh state for this run only: a private temporary file that
+    is removed at shutdown.
+    """
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    db_path: str | None = None
+    fixtures: tuple[str, ...] = field(default_factory=tuple)
+    strict: bool = False
+    # Requests per second per API key; burst equals the rate; 0 switches it off.
+    rate_limit: float = 100.0
+    control_token: str | None = None
+    log_level: str = "info"
+    max_endpoints: int = 50
+    delivery_timeout_seconds: float = 10.0
+    delivery_concurrency: int = 32
+    # Time allowed for a live-mode URL's DNS lookup before it counts as not resolving.
+    resolve_timeout_seconds: float = 2.0

@@ -1,0 +1,210 @@
+"""Opening the SQLite file, migrations, and the two ways in: reads and group-committed writes.
+
+One writer connection runs every write. Writes are queued and the writer takes all that
+queued up while the previous commit ran into one transaction, each inside its own
+savepoint, so one fsync covers many requests and no request waits on a timer. A second
+connection serves reads; in WAL mode it sees only committed data, so a read never observes
+a half-done write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from .schema import MIGRATIONS, STATE_TABLES
+
+T = TypeVar("T")
+Params = Sequence[Any] | dict[str, Any]
+Row = sqlite3.Row
+
+log = logging.getLogger("harbor_emulator.store")
+
+
+class Tx:
+    """The writer connection inside a write transaction; handed to write work functions."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        cursor = await self._conn.execute(sql, params)
+        rowcount = cursor.rowcount
+        await cursor.close()
+        return rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+
+WriteWork = Callable[[Tx], Awaitable[T]]
+
+
+class Database:
+    """The store's handle on one SQLite file. Build it with `await Database.open(path)`."""
+
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        path: str,
+        temp_dir: str | None,
+    ) -> None:
+        self._writer = writer
+        self._reader = reader
+        self.path = path
+        self._temp_dir = temp_dir
+        self._queue: list[tuple[WriteWork[Any], asyncio.Future[Any]]] = []
+        self._writer_task: asyncio.Task[None] | None = None
+        self._tx = Tx(writer)
+
+    @classmethod
+    async def open(cls, path: str | None) -> Database:
+        """Open (creating and migrating) `path`, or a private temporary file for `None`."""
+        temp_dir = None
+        if path is None:
+            # A fresh state per run: a file in tmpfs where there is one, so WAL and two
+            # connections work exactly as with --db, at memory speed. Nothing of it
+            # outlives the process, so there is no point in fsync.
+            base = (
+                "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+            )
+            temp_dir = tempfile.mkdtemp(prefix="harbor-emulator-", dir=base)
+            path = str(Path(temp_dir) / "state.db")
+            synchronous = "OFF"
+        else:
+            Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            # --db promises durability: every commit reaches the disk before we answer.
+            synchronous = "FULL"
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await writer.executescript(
+                "PRAGMA journal_mode=WAL;"
+                f"PRAGMA synchronous={synchronous};"
+                "PRAGMA foreign_keys=ON;"
+                "PRAGMA busy_timeout=5000;"
+            )
+            await _migrate(writer)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            await reader.executescript("PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
+        except BaseException:
+            await writer.close()
+            raise
+        writer.row_factory = sqlite3.Row
+        reader.row_factory = sqlite3.Row
+        return cls(writer, reader, path, temp_dir)
+
+    async def close(self) -> None:
+        if self._writer_task is not None:
+            await asyncio.gather(self._writer_task, return_exceptions=True)
+        await self._reader.close()
+        await self._writer.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+    # -- reads -----------------------------------------------------------------------
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self._reader.execute_fetchall(sql, params))
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self._reader.execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+    # -- writes ----------------------------------------------------------------------
+    async def write(self, work: WriteWork[T]) -> T:
+        """Run `work(tx)` in a transaction and return its result once it is committed.
+
+        `work` must only talk to the database: anything slow it awaits (DNS, HTTP) would
+        hold up every write queued behind it. If it raises, its changes are rolled back
+        and the exception is raised here; other writes of the same batch are unaffected.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((work, future))
+        if self._writer_task is None or self._writer_task.done():
+            self._writer_task = asyncio.create_task(self._run_writes())
+        return await future
+
+    async def _run_writes(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            await self._run_batch(batch)
+
+    async def _run_batch(self, batch: list[tuple[WriteWork[Any], asyncio.Future[Any]]]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        use_savepoints = len(batch) > 1
+        try:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            for work, future in batch:
+                if use_savepoints:
+                    await self._writer.execute("SAVEPOINT work")
+                try:
+                    result = await work(self._tx)
+                except Exception as exc:  # handed to the caller, who renders or raises it
+                    if use_savepoints:
+                        await self._writer.execute("ROLLBACK TO work")
+                        await self._writer.execute("RELEASE work")
+                    else:
+                        await self._writer.execute("ROLLBACK")
+                        await self._writer.execute("BEGIN IMMEDIATE")
+                    outcomes.append((future, None, exc))
+                    continue
+                if use_savepoints:
+                    await self._writer.execute("RELEASE work")
+                outcomes.append((future, result, None))
+            await self._writer.execute("COMMIT")
+        except Exception as exc:
+            log.exception("write transaction failed; %d writes rolled back", len(batch))
+            await self._rollback_quietly()
+            for _work, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, result, error in outcomes:
+            if future.done():  # the caller went away; the write still happened
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    async def _rollback_quietly(self) -> None:
+        try:
+            if self._writer.in_transaction:
+                await self._writer.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("rollback failed")
+
+    async def clear_state(self, tx: Tx) -> None:
+        """Delete every row of the emulated state (not meta): the body of a reset."""
+        for table in STATE_TABLES:
+            await tx.execute(f"DELETE FROM {table}")
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the database is schema version {version}, newer than this emulator "
+            f"({len(MIGRATIONS)}); upgrade harbor-emulator or use another --db"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        # executescript commits first, so wrap the migration in its own transaction.
+        await conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")

@@ -1,0 +1,90 @@
+"""SQL for events."""
+
+from __future__ import annotations
+
+from .db import Database, Row, Tx
+from .rows import Event
+
+Keyset = tuple[int, str]  # (created_ms, id) of the last row of the previous page
+
+
+def _row(row: Row) -> Event:
+    return Event(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        livemode=bool(row["livemode"]),
+        type=row["type"],
+        payload_json=row["payload"],
+        created_ms=row["created_ms"],
+    )
+
+
+async def insert(tx: Tx, event: Event) -> None:
+    await tx.execute(
+        "INSERT INTO events (id, workspace_id, livemode, type, payload, created_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            event.id,
+            event.workspace_id,
+            int(event.livemode),
+            event.type,
+            event.payload_json,
+            event.created_ms,
+        ),
+    )
+
+
+async def exists(tx: Tx, event_id: str) -> bool:
+    return await tx.fetch_one("SELECT 1 FROM events WHERE id = ?", (event_id,)) is not None
+
+
+async def get(db: Database, event_id: str, livemode: bool) -> Event | None:
+    row = await db.fetch_one(
+        "SELECT * FROM events WHERE id = ? AND livemode = ?", (event_id, int(livemode))
+    )
+    return None if row is None else _row(row)
+
+
+async def list_page(
+    db: Database,
+    *,
+    workspace_id: str,
+    livemode: bool,
+    event_type: str | None,
+    after: Keyset | None,
+    limit: int,
+) -> list[Event]:
+    """Newest first; `limit` rows at most, starting after the keyset `after`."""
+    sql = "SELECT * FROM events WHERE workspace_id = ? AND livemode = ?"
+    params: list[object] = [workspace_id, int(livemode)]
+    if event_type is not None:
+        sql += " AND type = ?"
+        params.append(event_type)
+    if after is not None:
+        sql += " AND (created_ms, id) < (?, ?)"
+        params.extend(after)
+    sql += " ORDER BY created_ms DESC, id DESC LIMIT ?"
+    params.append(limit)
+    return [_row(row) for row in await db.fetch_all(sql, params)]
+
+
+async def in_range(
+    db: Database,
+    *,
+    workspace_id: str,
+    livemode: bool,
+    since_ms: int,
+    until_ms: int,
+    event_type: str | None,
+) -> list[Event]:
+    """Events with since <= created < until, oldest first (backfill order)."""
+    sql = (
+        "SELECT * FROM events WHERE workspace_id = ? AND livemode = ? "
+        "AND created_ms >= ? AND created_ms < ?"
+    )
+    params: list[object] = [workspace_id, int(livemode), since_ms, until_ms]
+    if event_type is not None:
+        sql += " AND type = ?"
+        params.append(event_type)
+    sql += " ORDER BY created_ms, id"
+    return [_row(row) for row in await db.fetch_all(sql, params)]

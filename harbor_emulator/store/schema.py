@@ -1,0 +1,137 @@
+"""The versioned schema. Each migration runs once, in order, tracked by PRAGMA user_version.
+
+Times are integer milliseconds since the epoch on the emulator clock (`*_ms`).
+Deleted endpoints and subscriptions are kept with `deleted_ms` so their deliveries and
+attempts stay readable; every read of them filters `deleted_ms IS NULL`.
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the whole model of the contract.
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE workspaces (
+        id TEXT PRIMARY KEY,
+        name TEXT,
+        created_ms INTEGER NOT NULL
+    );
+
+    CREATE TABLE api_keys (
+        key TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+        livemode INTEGER NOT NULL,
+        scopes TEXT NOT NULL,            -- space-separated
+        created_ms INTEGER NOT NULL,
+        revoked_ms INTEGER
+    );
+
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+        livemode INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,           -- compact JSON, as measured for the size limit
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX events_by_time ON events (workspace_id, livemode, created_ms, id);
+    CREATE INDEX events_by_type ON events (workspace_id, livemode, type, created_ms, id);
+
+    CREATE TABLE endpoints (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('webhook', 'destination')),
+        workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+        livemode INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        label TEXT,                      -- a destination's name, a webhook's description
+        event_types TEXT,                -- JSON list of patterns (webhooks only)
+        metadata TEXT NOT NULL DEFAULT '{}',
+        retry_policy TEXT,               -- JSON, NULL for the default policy
+        status TEXT NOT NULL CHECK (status IN ('active', 'paused')),
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        deleted_ms INTEGER
+    );
+    CREATE INDEX endpoints_by_time ON endpoints (workspace_id, livemode, kind, created_ms, id);
+
+    CREATE TABLE signing_keys (
+        id TEXT PRIMARY KEY,
+        endpoint_id TEXT NOT NULL REFERENCES endpoints (id),
+        secret TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER               -- NULL for the current key
+    );
+    CREATE INDEX signing_keys_by_endpoint ON signing_keys (endpoint_id, created_ms);
+
+    CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        destination_id TEXT NOT NULL REFERENCES endpoints (id),
+        workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+        livemode INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        deleted_ms INTEGER
+    );
+    CREATE INDEX subscriptions_by_destination ON subscriptions (destination_id, created_ms);
+    CREATE INDEX subscriptions_by_time ON subscriptions (workspace_id, livemode, created_ms, id);
+
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL REFERENCES events (id),
+        endpoint_id TEXT NOT NULL REFERENCES endpoints (id),
+        workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+        livemode INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'held', 'succeeded', 'failed', 'cancelled')),
+        attempt_count INTEGER NOT NULL DEFAULT 0,
+        response_code INTEGER,
+        envelope BLOB NOT NULL,          -- the exact bytes every attempt sends
+        first_attempt_ms INTEGER,        -- the retry policy's max age counts from here
+        last_attempt_ms INTEGER,
+        next_attempt_ms INTEGER,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_ms) WHERE status = 'pending';
+    CREATE INDEX deliveries_by_time ON deliveries (workspace_id, livemode, created_ms, id);
+    CREATE INDEX deliveries_by_event ON deliveries (event_id);
+    CREATE INDEX deliveries_by_endpoint ON deliveries (endpoint_id, status);
+
+    CREATE TABLE attempts (
+        id TEXT PRIMARY KEY,
+        delivery_id TEXT NOT NULL REFERENCES deliveries (id),
+        attempt_number INTEGER NOT NULL,
+        attempted_ms INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        response_code INTEGER,
+        response_body TEXT,
+        error TEXT,
+        UNIQUE (delivery_id, attempt_number)
+    );
+
+    CREATE TABLE idempotency_keys (
+        api_key TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (api_key, idempotency_key)
+    ) WITHOUT ROWID;
+    """,
+)
+
+# Tables emptied by POST /_control/reset, children before parents for the foreign keys.
+STATE_TABLES: tuple[str, ...] = (
+    "attempts",
+    "deliveries",
+    "subscriptions",
+    "signing_keys",
+    "endpoints",
+    "events",
+    "idempotency_keys",
+    "api_keys",
+    "workspaces",
+)

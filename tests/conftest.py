@@ -1,0 +1,119 @@
+"""Real servers for tests: the emulator under uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from harbor_emulator.app import create_app
+from harbor_emulator.config import Config
+
+TEST_KEY = "hb_test_suite"
+
+
+class ServerThread:
+    """uvicorn serving an app in a background thread, as httpx's own test suite does."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.005)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+class Emulator:
+    """A running emulator and clients for it."""
+
+    def __init__(self, url: str, config: Config) -> None:
+        self.url = url
+        self.config = config
+        self.http = httpx.Client(base_url=url, timeout=30)
+
+    def api(self, key: str = TEST_KEY) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+        )
+
+    def control(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.http.request(method, f"/_control{path}", **kwargs)
+        return response
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        response = self.control("POST", "/clock/advance", json={"seconds": seconds})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def reset(self) -> None:
+        response = self.control("POST", "/reset")
+        assert response.status_code == 200, response.text
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture(scope="session")
+def emulator_factory() -> Iterator[Any]:
+    """Start an emulator with Config overrides: `emulator_factory(strict=True)`."""
+    servers: list[tuple[ServerThread, Emulator]] = []
+
+    def start(**overrides: Any) -> Emulator:
+        overrides.setdefault("rate_limit", 0)
+        config = dataclasses.replace(Config(port=0), **overrides)
+        server = ServerThread(create_app(config))
+        emulator = Emulator(server.start(), config)
+        servers.append((server, emulator))
+        return emulator
+
+    yield start
+    for server, emulator in servers:
+        emulator.close()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def _shared_emulator(emulator_factory: Any) -> Emulator:
+    return emulator_factory()
+
+
+@pytest.fixture
+def emulator(_shared_emulator: Emulator) -> Emulator:
+    """The session's emulator, reset to an empty state for each test."""
+    _shared_emulator.reset()
+    return _shared_emulator
+
+
+@pytest.fixture
+def api(emulator: Emulator) -> Iterator[httpx.Client]:
+    """A client of the /v1 API with an open-sandbox test key."""
+    with emulator.api() as client:
+        yield client
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["request_id"] == response.headers["harbor-request-id"]
+    return body["error"]
