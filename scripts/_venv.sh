@@ -1,0 +1,18 @@
+# Shared by scripts/start and scripts/test: make .venv if missing and install the package.
+# Usage: . scripts/_venv.sh [EXTRAS]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+fi
+spec="$ROOT"
+if [ -n "${1:-}" ]; then spec="$ROOT[$1]"; fi
+# Reinstall only when the project's metadata changed, so a second start is instant.
+stamp="$VENV/.installed-${1:-base}"
+if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
+  touch "$stamp"
+fi
