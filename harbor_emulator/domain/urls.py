@@ -27,6 +27,7 @@ import socket
 import string
 import unicodedata
 import urllib.parse
+from dataclasses import dataclass
 
 import httpx
 
@@ -60,12 +61,21 @@ async def validate_url(
         raise _invalid(param, "url must be a string.")
     if len(value) > MAX_URL_LENGTH:
         raise _invalid(param, f"url must be at most {MAX_URL_LENGTH:,} characters.")
-    scheme, host, port = _split(value, param)
-    if livemode and scheme != "https":
+    target = _split(value, param)
+    if livemode and target.scheme != "https":
         # The contract checks the scheme before the host: no lookup for an http URL.
         raise _invalid(param, "Live mode endpoints must use https.")
     if livemode:
-        await _require_public(host, port or _DEFAULT_PORTS[scheme], param, resolve_timeout_seconds)
+        port = target.port or _DEFAULT_PORTS[target.scheme]
+        await _require_public(target.host, port, param, resolve_timeout_seconds)
+    if not target.sendable:
+        # Checked last so that a live `https://0177.0.0.1` is reported as the loopback
+        # address it is, not as a spelling problem.
+        raise _invalid(
+            param,
+            "url's host cannot be used by the sender; write an IPv4 address as four decimal"
+            " numbers without leading zeros, like 203.0.113.7.",
+        )
     return value
 
 
@@ -106,12 +116,20 @@ def is_public_address(address: IPAddress) -> bool:
     )
 
 
-def _split(value: str, param: str) -> tuple[str, str, int | None]:
-    """Scheme, host and explicit port of a URL.
+@dataclass(frozen=True, slots=True)
+class _Target:
+    scheme: str
+    # The ASCII form the sender connects to: lower case, IDNA-encoded, IPv6 compressed and
+    # without brackets.
+    host: str
+    port: int | None
+    # False when httpx rejects a host that is otherwise valid: dotted quads with leading
+    # zeros (`0177.0.0.1`), which libc and browsers read as octal.
+    sendable: bool
 
-    The host is the ASCII form the sender connects to: lower case, IDNA-encoded, IPv6
-    compressed and without brackets.
-    """
+
+def _split(value: str, param: str) -> _Target:
+    """Parse a URL by our rules, which are stricter than any client's, or raise invalid_url."""
     for char in value:
         if char == "\\" or char.isspace() or unicodedata.category(char) in ("Cc", "Cs"):
             raise _invalid(param, "url must not contain spaces, backslashes or control characters.")
@@ -140,12 +158,17 @@ def _split(value: str, param: str) -> tuple[str, str, int | None]:
         _check_host_characters(host, param)
     port = _parse_port(port_text, param)
     sender_host = _sender_host(value, parts.scheme, host, param)
+    sendable = sender_host is not None
+    if sender_host is None:
+        if not host.isascii():
+            raise _invalid(param, "url's host is not a valid internationalized domain name.")
+        sender_host = host
     if not hostport.startswith("["):
         # IDNA maps some characters to ASCII digits and dots (`１２７。０。０。１`), so the
         # name checks run on the form that is actually looked up.
         _check_host_characters(sender_host, param)
         _check_host_name(sender_host, param)
-    return parts.scheme, sender_host, port
+    return _Target(parts.scheme, sender_host, port, sendable)
 
 
 def _check_host_characters(host: str, param: str) -> None:
@@ -173,18 +196,20 @@ def _parse_port(text: str, param: str) -> int | None:
     return int(text)
 
 
-def _sender_host(value: str, scheme: str, host: str, param: str) -> str:
-    """The host httpx, the sender's parser, would connect to; it must be the one we read.
+def _sender_host(value: str, scheme: str, host: str, param: str) -> str | None:
+    """The host httpx, the sender's parser, would connect to, or None if it rejects the URL.
 
-    A URL httpx rejects would fail on every attempt; one it reads differently would reach a
-    host we never checked.
+    A URL httpx reads differently would reach a host we never checked: invalid_url.
     """
     try:
         parsed = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError):
+        return None
+    try:
         parsed.host  # noqa: B018  decodes IDNA: a bad A-label raises here, not at send time
-        sender_host = parsed.raw_host.decode("ascii").lower()
-    except (httpx.InvalidURL, ValueError):  # idna errors are UnicodeError, a ValueError
-        raise _invalid(param, "url is not a valid URL.") from None
+    except ValueError:  # idna errors are UnicodeError, a ValueError
+        raise _invalid(param, "url's host is not a valid internationalized domain name.") from None
+    sender_host = parsed.raw_host.decode("ascii").lower()
     if ":" in sender_host:
         sender_host = _compress_ipv6(sender_host)
     if parsed.scheme != scheme or (host.isascii() and sender_host != host):
