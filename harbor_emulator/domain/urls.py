@@ -164,7 +164,7 @@ def _split(value: str, param: str) -> _Target:
             raise _invalid(param, "url's host is not a valid internationalized domain name.")
         sender_host = host
     if not hostport.startswith("["):
-        # IDNA maps some characters to ASCII digits and dots (`１２７。０。０。１`), so the
+        # IDNA maps some characters to ASCII dots (`127。0。0。1` is 127.0.0.1), so the
         # name checks run on the form that is actually looked up.
         _check_host_characters(sender_host, param)
         _check_host_name(sender_host, param)
