@@ -18,11 +18,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
+from .api import deliveries as deliveries_api
 from .api import events as events_api
+from .api import replays as replays_api
 from .clock import Clock, format_ms
 from .config import Config
-from .control import clock_routes, settings
+from .control import clock_routes, delivery_routes, settings
 from .control.auth import control
+from .delivery.scheduler import Scheduler
+from .delivery.sender import Sender
 from .domain.auth import KeyRegistry
 from .domain.idempotency import IdempotencyGuard
 from .domain.pagination import CursorCodec
@@ -117,6 +121,7 @@ async def reset(request: Request) -> Response:
 
 async def reset_state(state: Any) -> None:
     """Empty state, clock back on host time and running, start fixtures loaded again."""
+    await state.scheduler.cancel_running()
 
     async def work(tx: Tx) -> None:
         await state.db.clear_state(tx)
@@ -152,13 +157,23 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
             state.limiter = RateLimiter(config.rate_limit)
             state.idempotency = IdempotencyGuard()
             state.reset_hooks = []
-
-            async def time_travel(target_ms: int) -> None:
-                state.clock.set_ms(target_ms)
-
-            state.time_travel = time_travel
+            state.scheduler = Scheduler(
+                db,
+                state.clock,
+                state.ids,
+                Sender(
+                    concurrency=config.delivery_concurrency,
+                    timeout_seconds=config.delivery_timeout_seconds,
+                ),
+                concurrency=config.delivery_concurrency,
+            )
+            state.time_travel = state.scheduler.advance_to
+            state.scheduler.start()
             log.debug("state ready in %.0f ms", (time.perf_counter() - started) * 1000)
-            yield
+            try:
+                yield
+            finally:
+                await state.scheduler.stop()
         finally:
             await db.close()
 
@@ -167,7 +182,10 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         Route("/_control/reset", reset, methods=["POST"]),
         *clock_routes.routes,
         *settings.routes,
+        *delivery_routes.routes,
+        *replays_api.routes,
         *events_api.routes,
+        *deliveries_api.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..delivery import fanout
 from ..domain import pagination
 from ..domain.patterns import validate_event_type
 from ..errors import HarborError
@@ -68,11 +69,13 @@ async def create_event(request: Request) -> Response:
         if new_workspace:
             await workspaces.ensure(tx, workspace_id, now_ms)
         await events.insert(tx, event)
+        await fanout.deliver_to_matching(tx, state.ids, event, now_ms)
         return render.event(event, payload)
 
     response = await commit_write(request, work)
     if new_workspace:
         state.keys.note_workspace(workspace_id)
+    state.scheduler.wake()
     return response
 
 

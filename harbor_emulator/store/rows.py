@@ -40,3 +40,44 @@ class IdempotencyRecord:
     status: int
     body: bytes
     created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    event_id: str
+    endpoint_id: str
+    workspace_id: str
+    livemode: bool
+    event_type: str
+    status: str  # pending | held | succeeded | failed | cancelled
+    attempt_count: int
+    response_code: int | None
+    envelope: bytes
+    first_attempt_ms: int | None
+    last_attempt_ms: int | None
+    next_attempt_ms: int | None
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    id: str
+    delivery_id: str
+    attempt_number: int
+    attempted_ms: int
+    duration_ms: int
+    response_code: int | None
+    response_body: str | None
+    error: str | None  # None | timeout | connection_error | redirect
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What one attempt needs to know about its endpoint, read when the attempt starts."""
+
+    endpoint_id: str
+    url: str
+    status: str
+    deleted: bool
+    retry_policy_json: str | None

@@ -1,0 +1,154 @@
+"""/v1/deliveries: read deliveries and their attempts, replay one delivery."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..domain import pagination
+from ..errors import HarborError
+from ..store import deliveries, events
+from ..store.db import Tx
+from ..store.rows import Delivery
+from . import render
+from .common import commit_write, json_response, path_id, v1
+
+STATUSES = ("pending", "held", "succeeded", "failed", "cancelled")
+
+
+async def visible_delivery(request: Request, delivery_id: str) -> Delivery:
+    state = request.app.state
+    principal = request.state.principal
+    found = await deliveries.get(state.db, delivery_id, principal.livemode)
+    if found is None or not state.keys.may_use(principal, found.workspace_id):
+        raise HarborError("delivery_not_found", f"No delivery {delivery_id[:100]}.")
+    return found
+
+
+async def _filter_workspace(request: Request) -> str | None:
+    """The workspace a list covers: the filtered object's, else workspace_id or the default.
+
+    None means a filtered object the key cannot see: the list is empty.
+    """
+    state = request.app.state
+    principal = request.state.principal
+    query = request.query_params
+    livemode = principal.livemode
+    if query.get("event_id"):
+        event = await events.get(state.db, query["event_id"], livemode)
+        workspace_id = None if event is None else event.workspace_id
+    elif query.get("webhook_id") or query.get("destination_id"):
+        endpoint_id = query.get("webhook_id") or query.get("destination_id") or ""
+        found = await deliveries.endpoint_kind(state.db, endpoint_id, livemode)
+        workspace_id = None if found is None else found[0]
+    else:
+        return state.keys.workspace_for(principal, query.get("workspace_id"))
+    if workspace_id is None or not state.keys.may_use(principal, workspace_id):
+        return None
+    return workspace_id
+
+
+@v1("events:read")
+async def list_deliveries(request: Request) -> Response:
+    state = request.app.state
+    query = request.query_params
+    limit = pagination.parse_limit(query)
+    status = query.get("status")
+    if status is not None and status not in STATUSES:
+        raise HarborError(
+            "invalid_parameter", f"status must be one of {', '.join(STATUSES)}.", param="status"
+        )
+    if query.get("webhook_id") and query.get("destination_id"):
+        raise HarborError(
+            "invalid_parameter",
+            "Filter by webhook_id or destination_id, not both.",
+            param="destination_id",
+        )
+    endpoint_id = query.get("webhook_id") or query.get("destination_id")
+    workspace_id = await _filter_workspace(request)
+    key = pagination.list_key(
+        "deliveries",
+        workspace_id=workspace_id,
+        status=status,
+        event_id=query.get("event_id"),
+        endpoint_id=endpoint_id,
+    )
+    after = pagination.after_keyset(state.cursors, key, query)
+    rows: list[Delivery] = []
+    if workspace_id is not None:
+        rows = await deliveries.list_page(
+            state.db,
+            workspace_id=workspace_id,
+            livemode=request.state.principal.livemode,
+            status=status,
+            event_id=query.get("event_id"),
+            endpoint_id=endpoint_id,
+            after=after,
+            limit=limit + 1,
+        )
+    return json_response(
+        pagination.page(
+            rows,
+            limit=limit,
+            codec=state.cursors,
+            key=key,
+            keyset=lambda row: (row.created_ms, row.id),
+            render=render.delivery,
+        )
+    )
+
+
+@v1("events:read")
+async def get_delivery(request: Request) -> Response:
+    return json_response(render.delivery(await visible_delivery(request, path_id(request))))
+
+
+@v1("events:read")
+async def list_attempts(request: Request) -> Response:
+    state = request.app.state
+    delivery = await visible_delivery(request, path_id(request))
+    query = request.query_params
+    limit = pagination.parse_limit(query)
+    key = pagination.list_key("attempts", delivery_id=delivery.id)
+    after = pagination.after_keyset(state.cursors, key, query)
+    rows = await deliveries.attempts_page(state.db, delivery.id, after=after, limit=limit + 1)
+    return json_response(
+        pagination.page(
+            rows,
+            limit=limit,
+            codec=state.cursors,
+            key=key,
+            keyset=lambda row: (row.attempt_number, row.id),
+            render=render.attempt,
+        )
+    )
+
+
+@v1("webhooks:manage")
+async def replay_delivery(request: Request) -> Response:
+    """One more attempt now, whatever the status but cancelled; same delivery id."""
+    state = request.app.state
+    delivery = await visible_delivery(request, path_id(request))
+    now_ms = state.clock.now_ms()
+
+    async def work(tx: Tx) -> dict[str, object]:
+        if not await deliveries.replay(tx, delivery.id, now_ms):
+            raise HarborError(
+                "delivery_cancelled", f"Delivery {delivery.id} is cancelled; it cannot be replayed."
+            )
+        replayed = await deliveries.get_in(tx, delivery.id)
+        assert replayed is not None
+        return render.delivery(replayed)
+
+    response = await commit_write(request, work, 202)
+    state.scheduler.wake()
+    return response
+
+
+routes = [
+    Route("/v1/deliveries", list_deliveries, methods=["GET"]),
+    Route("/v1/deliveries/{id}", get_delivery, methods=["GET"]),
+    Route("/v1/deliveries/{id}/attempts", list_attempts, methods=["GET"]),
+    Route("/v1/deliveries/{id}/replay", replay_delivery, methods=["POST"]),
+]

@@ -1,0 +1,76 @@
+"""Turning an event into deliveries: one per matching endpoint, envelope bytes built once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from ..api import render
+from ..domain.patterns import matches_any
+from ..ids import IdFactory
+from ..store import deliveries
+from ..store.db import Tx
+from ..store.rows import Delivery, Event
+
+
+def envelope(delivery_id: str, event: Event) -> bytes:
+    """The body of every attempt of a delivery, stored so each attempt is byte-identical."""
+    data = render.event(event)
+    return json.dumps(
+        {"id": delivery_id, "type": event.type, "created_at": data["created_at"], "data": data},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode("utf-8")
+
+
+def new_delivery(
+    ids: IdFactory, event: Event, endpoint_id: str, status: str, now_ms: int
+) -> Delivery:
+    delivery_id = ids.new("dlv", now_ms)
+    held = status == "paused"
+    return Delivery(
+        id=delivery_id,
+        event_id=event.id,
+        endpoint_id=endpoint_id,
+        workspace_id=event.workspace_id,
+        livemode=event.livemode,
+        event_type=event.type,
+        # Falling due while its endpoint is paused, it is held at once (contract).
+        status="held" if held else "pending",
+        attempt_count=0,
+        response_code=None,
+        envelope=envelope(delivery_id, event),
+        first_attempt_ms=None,
+        last_attempt_ms=None,
+        next_attempt_ms=None if held else now_ms,
+        created_ms=now_ms,
+    )
+
+
+async def matching_endpoints(tx: Tx, event: Event) -> list[tuple[str, str]]:
+    """(endpoint_id, status) of every endpoint whose patterns select the event's type."""
+    endpoints = await deliveries.subscribed_endpoints(tx, event.workspace_id, event.livemode)
+    return [
+        (endpoint_id, status)
+        for endpoint_id, status, patterns in endpoints
+        if matches_any(json.loads(patterns), event.type)
+    ]
+
+
+async def deliver(
+    tx: Tx,
+    ids: IdFactory,
+    event: Event,
+    endpoints: Iterable[tuple[str, str]],
+    now_ms: int,
+) -> list[Delivery]:
+    created = [
+        new_delivery(ids, event, endpoint_id, status, now_ms) for endpoint_id, status in endpoints
+    ]
+    if created:
+        await deliveries.insert_many(tx, created)
+    return created
+
+
+async def deliver_to_matching(tx: Tx, ids: IdFactory, event: Event, now_ms: int) -> list[Delivery]:
+    return await deliver(tx, ids, event, await matching_endpoints(tx, event), now_ms)

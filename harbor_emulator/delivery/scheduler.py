@@ -1,0 +1,299 @@
+"""What is due, in time order: the loop that turns the persistent queue into attempts.
+
+Two drivers share one dispatcher. On the running clock, a loop sleeps until the next
+attempt falls due (woken early by new work, finished attempts and clock changes). During a
+clock advance, `advance_to` steps the clock from one scheduled time to the next and runs
+each attempt stamped with its own scheduled time.
+
+Attempts of different deliveries run concurrently. Order still holds where it can be
+observed: an attempt scheduled at t starts only once no running attempt could, by
+failing, schedule a retry before t.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..clock import Clock
+from ..domain.retry import DEFAULT_POLICY, RetryPolicy, next_attempt_ms, parse_retry_policy
+from ..ids import IdFactory
+from ..store import deliveries
+from ..store.db import Database, Tx
+from ..store.rows import Attempt, Delivery, Target
+from .sender import AttemptRequest, AttemptResult, Sender
+
+log = logging.getLogger("harbor_emulator.delivery")
+
+# An outcome forced by a delivery fault: "timeout", "connection_error" or an HTTP status.
+FaultOutcome = str | int
+TakeFault = Callable[[str], FaultOutcome | None]
+
+
+@dataclass(slots=True)
+class _Running:
+    endpoint_id: str
+    scheduled_ms: int
+    # When this attempt's retry would fall if it fails: nothing later may start before.
+    retry_not_before_ms: float
+
+
+class Scheduler:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ids: IdFactory,
+        sender: Sender,
+        *,
+        concurrency: int,
+        take_fault: TakeFault | None = None,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._ids = ids
+        self._sender = sender
+        self._concurrency = concurrency
+        # A hanging receiver may hold at most this many slots, so others keep flowing.
+        self._per_endpoint = max(1, concurrency // 4)
+        self._take_fault = take_fault
+        self._running: dict[str, _Running] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._travel_lock = asyncio.Lock()
+        self._traveling = False
+        self._loop: asyncio.Task[None] | None = None
+        clock.subscribe(self.wake)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the loop; deliveries left due or in flight by a crash go out at once."""
+        self._loop = asyncio.create_task(self._run(), name="harbor-delivery-scheduler")
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+        await self.cancel_running()
+        await self._sender.close()
+
+    async def cancel_running(self) -> None:
+        """Abandon attempts in flight (reset): their deliveries are about to disappear."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- running clock -----------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                if not self._traveling:
+                    await self._dispatch(self._clock.now_ms(), travel=False)
+                delay = await self._seconds_to_next_due()
+            except Exception:
+                log.exception("delivery dispatch failed; retrying in a second")
+                delay = 1.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _seconds_to_next_due(self) -> float | None:
+        if self._clock.frozen:
+            return None  # only a clock change or new work can make anything due
+        next_due = await deliveries.next_due_ms(self._db)
+        if next_due is None:
+            return None
+        wait_ms = next_due - self._clock.now_ms()
+        if wait_ms <= 0:
+            # Due but not started: slots are full; a finishing attempt wakes us.
+            return 1.0
+        return wait_ms / 1000
+
+    # -- clock advance -----------------------------------------------------------------
+    async def advance_to(self, target_ms: int) -> None:
+        """Move the clock to `target_ms`, running every attempt due on the way first."""
+        async with self._travel_lock:
+            self._traveling = True
+            try:
+                while True:
+                    self._progress.clear()
+                    started = await self._dispatch(target_ms, travel=True)
+                    if not self._running and not started:
+                        break
+                    if self._running:
+                        await self._progress.wait()
+                if target_ms > self._clock.now_ms():
+                    self._clock.set_ms(target_ms)
+            finally:
+                self._traveling = False
+                self.wake()
+
+    async def drain(self, timeout_seconds: float) -> int:
+        """Wait until no attempt is due or in flight; return how many still are."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds
+        while True:
+            self._progress.clear()
+            pending = await deliveries.count_due(self._db, self._clock.now_ms())
+            pending = max(pending, len(self._running))
+            remaining = deadline - loop.time()
+            if pending == 0 or remaining <= 0:
+                return pending
+            self.wake()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), min(remaining, 0.5))
+
+    # -- dispatching -------------------------------------------------------------------
+    async def _dispatch(self, horizon_ms: int, *, travel: bool) -> int:
+        free = self._concurrency - len(self._running)
+        if free <= 0:
+            return 0
+        candidates = [
+            d
+            for d in await deliveries.due(
+                self._db,
+                horizon_ms=horizon_ms,
+                per_endpoint=self._per_endpoint,
+                limit=self._concurrency * 2 + len(self._running),
+            )
+            if d.id not in self._running
+        ]
+        if not candidates:
+            return 0
+        targets = await deliveries.targets(self._db, {d.endpoint_id for d in candidates})
+        busy: dict[str, int] = {}
+        for running in self._running.values():
+            busy[running.endpoint_id] = busy.get(running.endpoint_id, 0) + 1
+        started = 0
+        for delivery in candidates:
+            if len(self._running) >= self._concurrency:
+                break
+            if busy.get(delivery.endpoint_id, 0) >= self._per_endpoint:
+                continue
+            scheduled_ms = delivery.next_attempt_ms
+            assert scheduled_ms is not None  # pending deliveries are always scheduled
+            if travel:
+                barrier = min(
+                    (r.retry_not_before_ms for r in self._running.values()), default=math.inf
+                )
+                if scheduled_ms > barrier:
+                    break
+                if scheduled_ms > self._clock.now_ms():
+                    self._clock.set_ms(scheduled_ms)
+            target = targets.get(delivery.endpoint_id)
+            policy = _policy(target)
+            first_ms = (
+                delivery.first_attempt_ms if delivery.first_attempt_ms is not None else scheduled_ms
+            )
+            retry_at = next_attempt_ms(
+                policy,
+                first_attempt_ms=first_ms,
+                scheduled_ms=scheduled_ms,
+                attempt_number=delivery.attempt_count + 1,
+            )
+            self._running[delivery.id] = _Running(
+                delivery.endpoint_id, scheduled_ms, math.inf if retry_at is None else retry_at
+            )
+            busy[delivery.endpoint_id] = busy.get(delivery.endpoint_id, 0) + 1
+            # During an advance, attempts carry their scheduled time (contract).
+            stamp_ms = scheduled_ms if travel else max(scheduled_ms, self._clock.now_ms())
+            task = asyncio.create_task(self._attempt(delivery, target, policy, stamp_ms))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def _attempt(
+        self, delivery: Delivery, target: Target | None, policy: RetryPolicy, stamp_ms: int
+    ) -> None:
+        try:
+            await self._attempt_once(delivery, target, policy, stamp_ms)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A bug, not an outcome: the delivery stays pending and is tried again.
+            log.exception("delivery attempt %s failed unexpectedly", delivery.id)
+        finally:
+            self._running.pop(delivery.id, None)
+            self._progress.set()
+            self.wake()
+
+    async def _attempt_once(
+        self, delivery: Delivery, target: Target | None, policy: RetryPolicy, stamp_ms: int
+    ) -> None:
+        if target is None or target.deleted:
+            await self._db.write(lambda tx: deliveries.cancel(tx, delivery.id))
+            return
+        if target.status == "paused":
+            await self._db.write(lambda tx: deliveries.hold(tx, delivery.id))
+            return
+        scheduled_ms = delivery.next_attempt_ms
+        assert scheduled_ms is not None
+        number = delivery.attempt_count + 1
+        forced = self._take_fault(delivery.endpoint_id) if self._take_fault else None
+        if forced is not None:
+            result = _fault_result(forced)
+        else:
+            secrets = await deliveries.signing_secrets(self._db, delivery.endpoint_id, stamp_ms)
+            result = await self._sender.send(
+                AttemptRequest(
+                    url=target.url,
+                    body=delivery.envelope,
+                    delivery_id=delivery.id,
+                    event_type=delivery.event_type,
+                    attempt_number=number,
+                    secrets=secrets,
+                )
+            )
+        first_ms = (
+            delivery.first_attempt_ms if delivery.first_attempt_ms is not None else scheduled_ms
+        )
+        if result.succeeded:
+            status, retry_at = "succeeded", None
+        else:
+            # Harbor counts each retry from the attempt's scheduled time, so a slow
+            # receiver does not push the rest of the schedule later.
+            retry_at = next_attempt_ms(
+                policy, first_attempt_ms=first_ms, scheduled_ms=scheduled_ms, attempt_number=number
+            )
+            status = "pending" if retry_at is not None else "failed"
+        attempt = Attempt(
+            id=self._ids.new("att", stamp_ms),
+            delivery_id=delivery.id,
+            attempt_number=number,
+            attempted_ms=stamp_ms,
+            duration_ms=result.duration_ms,
+            response_code=result.response_code,
+            response_body=result.response_body,
+            error=result.error,
+        )
+
+        async def record(tx: Tx) -> None:
+            await deliveries.record_attempt(
+                tx, attempt, status=status, next_attempt_ms=retry_at, first_attempt_ms=first_ms
+            )
+
+        await self._db.write(record)
+
+
+def _policy(target: Target | None) -> RetryPolicy:
+    if target is None or target.retry_policy_json is None:
+        return DEFAULT_POLICY
+    return parse_retry_policy(json.loads(target.retry_policy_json)) or DEFAULT_POLICY
+
+
+def _fault_result(outcome: FaultOutcome) -> AttemptResult:
+    if outcome in ("timeout", "connection_error"):
+        return AttemptResult(None, None, str(outcome), 0)
+    # A fault with a status records that code and no error kind (contract).
+    return AttemptResult(int(outcome), "", None, 0)

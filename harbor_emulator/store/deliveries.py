@@ -1,0 +1,285 @@
+"""SQL for deliveries and their attempts: the persistent delivery queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .db import Database, Row, Tx
+from .rows import Attempt, Delivery, Target
+
+Keyset = tuple[int, str]
+
+
+def _delivery(row: Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        event_id=row["event_id"],
+        endpoint_id=row["endpoint_id"],
+        workspace_id=row["workspace_id"],
+        livemode=bool(row["livemode"]),
+        event_type=row["event_type"],
+        status=row["status"],
+        attempt_count=row["attempt_count"],
+        response_code=row["response_code"],
+        envelope=bytes(row["envelope"]),
+        first_attempt_ms=row["first_attempt_ms"],
+        last_attempt_ms=row["last_attempt_ms"],
+        next_attempt_ms=row["next_attempt_ms"],
+        created_ms=row["created_ms"],
+    )
+
+
+def _attempt(row: Row) -> Attempt:
+    return Attempt(
+        id=row["id"],
+        delivery_id=row["delivery_id"],
+        attempt_number=row["attempt_number"],
+        attempted_ms=row["attempted_ms"],
+        duration_ms=row["duration_ms"],
+        response_code=row["response_code"],
+        response_body=row["response_body"],
+        error=row["error"],
+    )
+
+
+# -- fan-out ----------------------------------------------------------------------------
+
+
+async def subscribed_endpoints(
+    tx: Tx, workspace_id: str, livemode: bool
+) -> list[tuple[str, str, list[str] | str]]:
+    """Every live endpoint of a workspace with its patterns: (id, status, patterns_json).
+
+    Webhooks carry their patterns inline; a destination's come from its subscriptions,
+    aggregated into one JSON list.
+    """
+    rows = await tx.fetch_all(
+        "SELECT e.id, e.status, "
+        "CASE WHEN e.kind = 'webhook' THEN e.event_types ELSE ("
+        "  SELECT json_group_array(s.event_type) FROM subscriptions s"
+        "  WHERE s.destination_id = e.id AND s.deleted_ms IS NULL) END AS patterns "
+        "FROM endpoints e WHERE e.workspace_id = ? AND e.livemode = ? AND e.deleted_ms IS NULL",
+        (workspace_id, int(livemode)),
+    )
+    return [(row["id"], row["status"], row["patterns"] or "[]") for row in rows]
+
+
+async def insert_many(tx: Tx, deliveries: Sequence[Delivery]) -> None:
+    await tx.executemany(
+        "INSERT INTO deliveries (id, event_id, endpoint_id, workspace_id, livemode, event_type, "
+        "status, attempt_count, response_code, envelope, first_attempt_ms, last_attempt_ms, "
+        "next_attempt_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                d.id,
+                d.event_id,
+                d.endpoint_id,
+                d.workspace_id,
+                int(d.livemode),
+                d.event_type,
+                d.status,
+                d.attempt_count,
+                d.response_code,
+                d.envelope,
+                d.first_attempt_ms,
+                d.last_attempt_ms,
+                d.next_attempt_ms,
+                d.created_ms,
+            )
+            for d in deliveries
+        ],
+    )
+
+
+# -- the queue --------------------------------------------------------------------------
+
+
+async def due(db: Database, *, horizon_ms: int, per_endpoint: int, limit: int) -> list[Delivery]:
+    """Pending deliveries due by `horizon_ms`, oldest due first, at most `per_endpoint` per
+    endpoint, so a backlog for one endpoint cannot hide the others' due deliveries."""
+    rows = await db.fetch_all(
+        "SELECT * FROM ("
+        "  SELECT *, ROW_NUMBER() OVER ("
+        "    PARTITION BY endpoint_id ORDER BY next_attempt_ms, id) AS rank"
+        "  FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ?"
+        ") WHERE rank <= ? ORDER BY next_attempt_ms, id LIMIT ?",
+        (horizon_ms, per_endpoint, limit),
+    )
+    return [_delivery(row) for row in rows]
+
+
+async def next_due_ms(db: Database) -> int | None:
+    row = await db.fetch_one(
+        "SELECT MIN(next_attempt_ms) AS at FROM deliveries WHERE status = 'pending'"
+    )
+    return None if row is None else row["at"]
+
+
+async def count_due(db: Database, horizon_ms: int) -> int:
+    row = await db.fetch_one(
+        "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ?",
+        (horizon_ms,),
+    )
+    return 0 if row is None else int(row["n"])
+
+
+async def targets(db: Database, endpoint_ids: set[str]) -> dict[str, Target]:
+    """The endpoints of a batch of attempts, read in one query."""
+    ids = sorted(endpoint_ids)
+    marks = ",".join("?" * len(ids))
+    rows = await db.fetch_all(
+        f"SELECT id, url, status, deleted_ms, retry_policy FROM endpoints WHERE id IN ({marks})",
+        ids,
+    )
+    return {
+        row["id"]: Target(
+            endpoint_id=row["id"],
+            url=row["url"],
+            status=row["status"],
+            deleted=row["deleted_ms"] is not None,
+            retry_policy_json=row["retry_policy"],
+        )
+        for row in rows
+    }
+
+
+async def signing_secrets(db: Database, endpoint_id: str, now_ms: int) -> list[str]:
+    """Secrets still valid at `now_ms`, newest first: each signs the attempt."""
+    rows = await db.fetch_all(
+        "SELECT secret FROM signing_keys WHERE endpoint_id = ? "
+        "AND (expires_ms IS NULL OR expires_ms > ?) ORDER BY created_ms DESC, id DESC",
+        (endpoint_id, now_ms),
+    )
+    return [row["secret"] for row in rows]
+
+
+async def hold(tx: Tx, delivery_id: str) -> None:
+    await tx.execute(
+        "UPDATE deliveries SET status = 'held', next_attempt_ms = NULL "
+        "WHERE id = ? AND status = 'pending'",
+        (delivery_id,),
+    )
+
+
+async def cancel(tx: Tx, delivery_id: str) -> None:
+    await tx.execute(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL "
+        "WHERE id = ? AND status IN ('pending', 'held')",
+        (delivery_id,),
+    )
+
+
+async def record_attempt(
+    tx: Tx,
+    attempt: Attempt,
+    *,
+    status: str,
+    next_attempt_ms: int | None,
+    first_attempt_ms: int,
+) -> bool:
+    """Store one attempt and move its delivery on. A delivery that was cancelled, held or
+    replayed meanwhile keeps that status; the attempt is still recorded, as it happened."""
+    exists = await tx.execute(
+        "UPDATE deliveries SET attempt_count = attempt_count + 1, response_code = ?, "
+        "last_attempt_ms = ?, first_attempt_ms = COALESCE(first_attempt_ms, ?) WHERE id = ?",
+        (attempt.response_code, attempt.attempted_ms, first_attempt_ms, attempt.delivery_id),
+    )
+    if not exists:  # the state was reset while the attempt ran
+        return False
+    await tx.execute(
+        "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_ms, duration_ms, "
+        "response_code, response_body, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            attempt.id,
+            attempt.delivery_id,
+            attempt.attempt_number,
+            attempt.attempted_ms,
+            attempt.duration_ms,
+            attempt.response_code,
+            attempt.response_body,
+            attempt.error,
+        ),
+    )
+    await tx.execute(
+        "UPDATE deliveries SET status = ?, next_attempt_ms = ? "
+        "WHERE id = ? AND status = 'pending' AND next_attempt_ms <= ?",
+        (status, next_attempt_ms, attempt.delivery_id, attempt.attempted_ms),
+    )
+    return True
+
+
+async def replay(tx: Tx, delivery_id: str, now_ms: int) -> int:
+    return await tx.execute(
+        "UPDATE deliveries SET status = 'pending', next_attempt_ms = ? "
+        "WHERE id = ? AND status != 'cancelled'",
+        (now_ms, delivery_id),
+    )
+
+
+# -- reads ------------------------------------------------------------------------------
+
+
+async def get(db: Database, delivery_id: str, livemode: bool) -> Delivery | None:
+    row = await db.fetch_one(
+        "SELECT * FROM deliveries WHERE id = ? AND livemode = ?", (delivery_id, int(livemode))
+    )
+    return None if row is None else _delivery(row)
+
+
+async def get_in(tx: Tx, delivery_id: str) -> Delivery | None:
+    row = await tx.fetch_one("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
+    return None if row is None else _delivery(row)
+
+
+async def list_page(
+    db: Database,
+    *,
+    workspace_id: str,
+    livemode: bool,
+    status: str | None,
+    event_id: str | None,
+    endpoint_id: str | None,
+    after: Keyset | None,
+    limit: int,
+) -> list[Delivery]:
+    sql = "SELECT * FROM deliveries WHERE workspace_id = ? AND livemode = ?"
+    params: list[object] = [workspace_id, int(livemode)]
+    for column, value in (("status", status), ("event_id", event_id), ("endpoint_id", endpoint_id)):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    if after is not None:
+        sql += " AND (created_ms, id) < (?, ?)"
+        params.extend(after)
+    sql += " ORDER BY created_ms DESC, id DESC LIMIT ?"
+    params.append(limit)
+    return [_delivery(row) for row in await db.fetch_all(sql, params)]
+
+
+async def attempts_page(
+    db: Database, delivery_id: str, *, after: Keyset | None, limit: int
+) -> list[Attempt]:
+    """Newest attempt first; the keyset is (attempt_number, id)."""
+    sql = "SELECT * FROM attempts WHERE delivery_id = ?"
+    params: list[object] = [delivery_id]
+    if after is not None:
+        sql += " AND (attempt_number, id) < (?, ?)"
+        params.extend(after)
+    sql += " ORDER BY attempt_number DESC, id DESC LIMIT ?"
+    params.append(limit)
+    return [_attempt(row) for row in await db.fetch_all(sql, params)]
+
+
+async def endpoint_kind(db: Database, endpoint_id: str, livemode: bool) -> tuple[str, str] | None:
+    """(workspace_id, kind) of a live endpoint, for replays aimed at one endpoint."""
+    row = await db.fetch_one(
+        "SELECT workspace_id, kind FROM endpoints WHERE id = ? AND livemode = ? "
+        "AND deleted_ms IS NULL",
+        (endpoint_id, int(livemode)),
+    )
+    return None if row is None else (row["workspace_id"], row["kind"])
+
+
+async def endpoint_status(tx: Tx, endpoint_id: str) -> str:
+    row = await tx.fetch_one("SELECT status FROM endpoints WHERE id = ?", (endpoint_id,))
+    return "active" if row is None else str(row["status"])
