@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import shlex
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,35 +139,96 @@ class RunResult:
     max_ms: float
     non2xx: int
     non2xx_by_status: dict[str, int]
+    wrk_status_errors: int  # wrk's own count: status >= 400 only
     socket_errors: dict[str, int]
+
+    @classmethod
+    def from_wrk(cls, target: str, concurrency: int, raw: dict[str, Any]) -> RunResult:
+        seconds = raw["duration_us"] / 1e6
+        return cls(
+            target=target,
+            concurrency=concurrency,
+            seconds=round(seconds, 3),
+            requests=raw["requests"],
+            rps=raw["requests"] / seconds if seconds else 0.0,
+            **{k: raw[k] for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms")},
+            non2xx=raw["non2xx"],
+            non2xx_by_status=raw["non2xx_by_status"],
+            wrk_status_errors=raw["errors_status"],
+            socket_errors={k: raw[f"errors_{k}"] for k in ("connect", "read", "write", "timeout")},
+        )
+
+    @classmethod
+    def median_of(cls, runs: list[RunResult]) -> RunResult:
+        """Medians of the rates and latencies, sums of the counts."""
+        if len(runs) == 1:
+            return runs[0]
+
+        def med(attr: str) -> float:
+            return statistics.median(getattr(r, attr) for r in runs)
+
+        def total(attr: str) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for r in runs:
+                for key, n in getattr(r, attr).items():
+                    out[key] = out.get(key, 0) + n
+            return out
+
+        return cls(
+            target=runs[0].target,
+            concurrency=runs[0].concurrency,
+            seconds=round(sum(r.seconds for r in runs), 3),
+            requests=sum(r.requests for r in runs),
+            **{k: med(k) for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms")},
+            non2xx=sum(r.non2xx for r in runs),
+            non2xx_by_status=total("non2xx_by_status"),
+            wrk_status_errors=sum(r.wrk_status_errors for r in runs),
+            socket_errors=total("socket_errors"),
+        )
 
     @property
     def flagged(self) -> bool:
         return self.non2xx > 0 or any(self.socket_errors.values())
 
+    def problems(self) -> str:
+        statuses = ", ".join(f"{n}x{code}" for code, n in sorted(self.non2xx_by_status.items()))
+        parts = [f"non-2xx {self.non2xx} ({statuses})"] if self.non2xx else []
+        parts += [f"{kind} errors {n}" for kind, n in self.socket_errors.items() if n]
+        return "; ".join(parts)
+
+
+@dataclass
+class Target:
+    name: str
+    value: float
+    goal: str
+    met: bool
+
 
 @dataclass
 class Report:
-    seconds: float
+    seconds: int
     concurrencies: list[int]
     emulator_cmd: str
     baseline_cmd: str
-    runs: list[RunResult] = field(default_factory=list)
-    startup_s: list[float] = field(default_factory=list)
     startup_cmd: str = ""
     db_filesystem: str = "?"
+    repeat: int = 1
+    samples: list[RunResult] = field(default_factory=list)  # every run, before medians
+    startup_s: list[float] = field(default_factory=list)
 
     def run(self, target: str, concurrency: int) -> RunResult | None:
-        for r in self.runs:
-            if r.target == target and r.concurrency == concurrency:
-                return r
-        return None
+        found = [r for r in self.samples if (r.target, r.concurrency) == (target, concurrency)]
+        return RunResult.median_of(found) if found else None
+
+    @property
+    def runs(self) -> list[RunResult]:
+        found = (self.run(t, c) for c in self.concurrencies for t in ("emulator", "baseline"))
+        return [r for r in found if r is not None]
 
     def ratio(self, concurrency: int) -> float | None:
         emu, base = self.run("emulator", concurrency), self.run("baseline", concurrency)
-        if emu is None or base is None or base.rps == 0:
-            return None
-        return emu.rps / base.rps
+        return emu.rps / base.rps if emu and base and base.rps else None
 
     @property
     def startup_median_s(self) -> float | None:
@@ -175,60 +238,33 @@ class Report:
     def flagged_runs(self) -> list[RunResult]:
         return [r for r in self.runs if r.flagged]
 
-    def targets(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        ratio = self.ratio(TARGET_RATIO_CONCURRENCY)
-        if ratio is not None:
-            out.append(
-                {
-                    "name": f"ratio emulator/baseline at c={TARGET_RATIO_CONCURRENCY}",
-                    "value": round(ratio, 3),
-                    "target": f">= {TARGET_RATIO}",
-                    "met": ratio >= TARGET_RATIO,
-                }
+    def targets(self) -> list[Target]:
+        out = []
+        c = TARGET_RATIO_CONCURRENCY
+        if (ratio := self.ratio(c)) is not None:
+            name = f"ratio emulator/baseline at c={c}"
+            out.append(Target(name, round(ratio, 3), f">= {TARGET_RATIO}", ratio >= TARGET_RATIO))
+        c = TARGET_P99_CONCURRENCY
+        if emu := self.run("emulator", c):
+            p99, goal = emu.p99_ms, TARGET_P99_MS
+            out.append(Target(f"emulator p99 at c={c} (ms)", p99, f"< {goal:g}", p99 < goal))
+        if (median := self.startup_median_s) is not None:
+            name, goal = (
+                f"startup to healthy, median of {len(self.startup_s)} (s)",
+                TARGET_STARTUP_S,
             )
-        emu = self.run("emulator", TARGET_P99_CONCURRENCY)
-        if emu is not None:
-            out.append(
-                {
-                    "name": f"emulator p99 at c={TARGET_P99_CONCURRENCY} (ms)",
-                    "value": round(emu.p99_ms, 2),
-                    "target": f"< {TARGET_P99_MS:g}",
-                    "met": emu.p99_ms < TARGET_P99_MS,
-                }
-            )
-        median = self.startup_median_s
-        if median is not None:
-            out.append(
-                {
-                    "name": f"startup to healthy, median of {len(self.startup_s)} (s)",
-                    "value": round(median, 3),
-                    "target": f"< {TARGET_STARTUP_S:g}",
-                    "met": median < TARGET_STARTUP_S,
-                }
-            )
+            out.append(Target(name, round(median, 3), f"< {goal:g}", median < goal))
         return out
 
     def to_json(self) -> dict[str, Any]:
-        runs = []
-        for r in self.runs:
-            d = asdict(r)
-            d["flagged"] = r.flagged
-            runs.append(d)
-        return {
-            "seconds": self.seconds,
-            "concurrencies": self.concurrencies,
-            "emulator_cmd": self.emulator_cmd,
-            "baseline_cmd": self.baseline_cmd,
-            "startup_cmd": self.startup_cmd,
-            "db_filesystem": self.db_filesystem,
-            "runs": runs,
-            "ratios": {str(c): self.ratio(c) for c in self.concurrencies},
-            "startup_s": self.startup_s,
-            "startup_median_s": self.startup_median_s,
-            "targets": self.targets(),
-            "flagged": bool(self.flagged_runs),
-        }
+        out = asdict(self)
+        out["runs"] = [asdict(r) | {"flagged": r.flagged} for r in self.runs]
+        out["samples"] = [asdict(r) | {"flagged": r.flagged} for r in self.samples]
+        out["ratios"] = {str(c): self.ratio(c) for c in self.concurrencies}
+        out["startup_median_s"] = self.startup_median_s
+        out["targets"] = [asdict(t) for t in self.targets()]
+        out["flagged"] = bool(self.flagged_runs)
+        return out
 
 
 class Processes:
@@ -240,7 +276,7 @@ class Processes:
     def spawn(self, argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
         with open(log_path, "ab") as log:
             # A session of its own: Ctrl-C in the terminal then reaches only us,
-            # and we stop the whole group (uvicorn may fork workers) in order.
+            # and we stop the whole group (a server may fork workers) in order.
             proc = subprocess.Popen(
                 argv,
                 cwd=REPO_ROOT,
@@ -253,19 +289,15 @@ class Processes:
         return proc
 
     def stop(self, proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        else:
-            # The leader is gone but a child it forked may still hold the port.
+        # Even when the leader has exited, a child it forked may still hold the port.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         if proc in self._procs:
             self._procs.remove(proc)
 
@@ -291,39 +323,6 @@ def health_ok(port: int) -> bool:
         conn.close()
 
 
-def wait_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(
-                f"server exited with {proc.returncode} before it was healthy:\n" + tail(log_path)
-            )
-        if health_ok(port):
-            return
-        time.sleep(0.005)
-    raise BenchError(f"server not healthy after {READY_TIMEOUT_S:g} s:\n" + tail(log_path))
-
-
-def filesystem_type(path: Path) -> str:
-    # On tmpfs fsync costs nothing, so synchronous=FULL would measure no
-    # durability at all: the report says where the databases lived.
-    best, fstype = "", "?"
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                fields = line.split()
-                if len(fields) < 3:
-                    continue
-                mount_point = fields[1]
-                if str(path).startswith(mount_point.rstrip("/") + "/") and len(mount_point) > len(
-                    best
-                ):
-                    best, fstype = mount_point, fields[2]
-    except OSError:
-        pass
-    return fstype
-
-
 def tail(path: Path, lines: int = 20) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -332,26 +331,32 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
-def expand(template: str, **values: str) -> list[str]:
-    # Split first, then fill in: a path with spaces stays one argument.
-    return [part.format(**values) for part in shlex.split(template)]
+def filesystem_type(path: Path) -> str:
+    # On tmpfs fsync costs nothing and synchronous=FULL measures no durability
+    # at all, so the report says where the databases lived.
+    best, fstype = "", "?"
+    with contextlib.suppress(OSError), open("/proc/mounts") as mounts:
+        for line in mounts:
+            _dev, mount_point, kind, *_ = line.split()
+            prefix = mount_point.rstrip("/") + "/"
+            if str(path).startswith(prefix) and len(prefix) > len(best):
+                best, fstype = prefix, kind
+    return fstype
 
 
 def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
+    if found := shutil.which("wrk"):
         return found
     print("wrk not found: installing it with apt-get", file=sys.stderr)
     install = ["apt-get", "install", "-y", "wrk"]
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     if subprocess.run(install, check=False, **quiet).returncode != 0:
         # A fresh machine has no package lists yet; only then is the update worth it.
         subprocess.run(["apt-get", "update"], check=False, **quiet)
         subprocess.run(install, check=False, **quiet)
-    found = shutil.which("wrk")
-    if not found:
-        raise BenchError("wrk is not installed and `apt-get install -y wrk` failed")
-    return found
+    if found := shutil.which("wrk"):
+        return found
+    raise BenchError("wrk is not installed and `apt-get install -y wrk` failed")
 
 
 def check_cores() -> None:
@@ -359,93 +364,6 @@ def check_cores() -> None:
         raise BenchError("taskset not found (package util-linux)")
     if (os.cpu_count() or 1) < 2:
         raise BenchError("need at least 2 cores: server on core 0, wrk on core 1")
-
-
-def run_wrk(wrk: str, lua: Path, url: str, concurrency: int, seconds: float) -> dict[str, Any]:
-    argv = [
-        "taskset", "-c", WRK_CORE, wrk,
-        "-t1", f"-c{concurrency}", f"-d{seconds:g}s",
-        # Well past any plausible p99: a timed-out request leaves no latency
-        # sample, so a short timeout would hide the very tail we report.
-        "--timeout", "10s",
-        "-s", str(lua), url,
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        out, _ = proc.communicate(timeout=seconds + 60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    text = out.decode(errors="replace")
-    for line in text.splitlines():
-        if line.startswith(RESULT_MARKER):
-            return json.loads(line[len(RESULT_MARKER) :])
-    raise BenchError(f"wrk exited with {proc.returncode} and no result:\n{text}")
-
-
-def bench_target(
-    name: str,
-    template: str,
-    *,
-    procs: Processes,
-    workdir: Path,
-    wrk: str,
-    lua: Path,
-    concurrencies: list[int],
-    seconds: float,
-    warmup: float,
-    log: Any,
-) -> list[RunResult]:
-    port = free_port()
-    db = workdir / f"{name}.db"
-    log_path = workdir / f"{name}.log"
-    argv = expand(
-        template,
-        python=sys.executable,
-        port=str(port),
-        db=str(db),
-        baseline_app=str(BASELINE_APP),
-    )
-    server = procs.spawn(["taskset", "-c", SERVER_CORE, *argv], log_path)
-    try:
-        wait_healthy(server, port, log_path)
-        url = f"http://127.0.0.1:{port}/v1/events"
-        if warmup > 0:
-            # Warms imports, the page cache and the WAL; its figures are dropped.
-            log(f"  {name}: warmup {warmup:g}s")
-            run_wrk(wrk, lua, url, max(concurrencies), warmup)
-        results = []
-        for c in concurrencies:
-            log(f"  {name}: c={c} for {seconds:g}s")
-            raw = run_wrk(wrk, lua, url, c, seconds)
-            if server.poll() is not None:
-                raise BenchError(f"{name} died during the run:\n" + tail(log_path))
-            duration_s = raw["duration_us"] / 1e6
-            results.append(
-                RunResult(
-                    target=name,
-                    concurrency=c,
-                    seconds=round(duration_s, 3),
-                    requests=raw["requests"],
-                    rps=raw["requests"] / duration_s if duration_s else 0.0,
-                    p50_ms=raw["p50_ms"],
-                    p90_ms=raw["p90_ms"],
-                    p99_ms=raw["p99_ms"],
-                    mean_ms=raw["mean_ms"],
-                    max_ms=raw["max_ms"],
-                    non2xx=raw["non2xx"],
-                    non2xx_by_status=raw["non2xx_by_status"],
-                    socket_errors={
-                        k: raw[f"errors_{k}"] for k in ("connect", "read", "write", "timeout")
-                    },
-                )
-            )
-        return results
-    finally:
-        procs.stop(server)
 
 
 def startup_command(emulator_cmd: str | None) -> str:
@@ -458,30 +376,114 @@ def startup_command(emulator_cmd: str | None) -> str:
     return "{python} -m harbor_emulator.cli start --port {port} --db {db}"
 
 
-def measure_startup(template: str, runs: int, *, procs: Processes, workdir: Path) -> list[float]:
-    times = []
-    for i in range(runs):
-        port = free_port()
-        # A fresh database each time: first start includes creating the schema,
-        # which is what a user of a new project sees.
-        db = workdir / f"startup{i}.db"
-        log_path = workdir / f"startup{i}.log"
-        argv = expand(
-            template,
-            python=sys.executable,
-            port=str(port),
-            db=str(db),
-            baseline_app=str(BASELINE_APP),
+class Harness:
+    """Starts servers from command templates and points wrk at them."""
+
+    def __init__(self, workdir: Path, wrk: str, log: Callable[[str], None]) -> None:
+        self.workdir = workdir
+        self.wrk = wrk
+        self.log = log
+        self.procs = Processes()
+        self.lua = workdir / "post_event.lua"
+        self.lua.write_text(
+            WRK_LUA.replace("@BODY@", EVENT_BODY)
+            .replace("@KEY@", API_KEY)
+            .replace("@MARKER@", RESULT_MARKER)
         )
-        # Not pinned: this is the wall time a user waits, imports and all.
-        start = time.perf_counter()
-        proc = procs.spawn(argv, log_path)
+
+    def start(self, name: str, template: str, *, pin: bool) -> tuple[subprocess.Popen[bytes], int]:
+        """Start a server on a free port with its own database; return once healthy."""
+        port = free_port()
+        values = {
+            "python": sys.executable,
+            "port": str(port),
+            "db": str(self.workdir / f"{name}.db"),
+            "baseline_app": str(BASELINE_APP),
+        }
+        # Split first, then fill in: a path with spaces stays one argument.
+        argv = [part.format(**values) for part in shlex.split(template)]
+        if pin:
+            argv = ["taskset", "-c", SERVER_CORE, *argv]
+        log_path = self.workdir / f"{name}.log"
+        proc = self.procs.spawn(argv, log_path)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise BenchError(f"{name} exited with {proc.returncode}:\n" + tail(log_path))
+            if health_ok(port):
+                return proc, port
+            time.sleep(0.005)
+        self.procs.stop(proc)
+        raise BenchError(f"{name} not healthy after {READY_TIMEOUT_S:g} s:\n" + tail(log_path))
+
+    def wrk_run(self, url: str, concurrency: int, seconds: int) -> dict[str, Any]:
+        argv = [
+            "taskset", "-c", WRK_CORE, self.wrk,
+            "-t1", f"-c{concurrency}", f"-d{seconds:g}s",
+            # Well past any plausible p99: a timed-out request leaves no latency
+            # sample, so a short timeout would hide the very tail we report.
+            "--timeout", "10s",
+            "-s", str(self.lua), url,
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            wait_healthy(proc, port, log_path)
-            times.append(time.perf_counter() - start)
+            out, _ = proc.communicate(timeout=seconds + 60)
         finally:
-            procs.stop(proc)
-    return times
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        text = out.decode(errors="replace")
+        for line in text.splitlines():
+            if line.startswith(RESULT_MARKER):
+                return json.loads(line.removeprefix(RESULT_MARKER))
+        raise BenchError(f"wrk exited with {proc.returncode} and no result:\n{text}")
+
+    def bench(
+        self,
+        templates: dict[str, str],
+        concurrencies: list[int],
+        seconds: int,
+        warmup: int,
+        repeat: int,
+    ) -> list[RunResult]:
+        """`repeat` runs per target and concurrency, the targets taking turns.
+
+        Taking turns, rather than all of one target then all of the other, spreads
+        the machine's drift (fsync latency on a VM wanders by the minute) over both
+        instead of reporting it as a ratio. Each run gets a fresh server on its
+        target's database, alone on core 0: an idle one may still have timers.
+        """
+        results = []
+        for c, _rep, (name, template) in itertools.product(
+            concurrencies, range(repeat), templates.items()
+        ):
+            proc, port = self.start(name, template, pin=True)
+            try:
+                url = f"http://127.0.0.1:{port}/v1/events"
+                self.log(f"  {name}: c={c}, warmup {warmup:g}s + {seconds:g}s")
+                if warmup > 0:
+                    self.wrk_run(url, c, warmup)
+                raw = self.wrk_run(url, c, seconds)
+                if proc.poll() is not None:
+                    log_text = tail(self.workdir / f"{name}.log")
+                    raise BenchError(f"{name} died during the run:\n{log_text}")
+                results.append(RunResult.from_wrk(name, c, raw))
+            finally:
+                self.procs.stop(proc)
+        return results
+
+    def startup_times(self, template: str, runs: int) -> list[float]:
+        times = []
+        for i in range(runs):
+            # A fresh database each time: the first start creates the schema, and
+            # that is what a new user waits for. Not pinned: this is wall time.
+            started = time.perf_counter()
+            proc, _port = self.start(f"startup{i}", template, pin=False)
+            times.append(time.perf_counter() - started)
+            self.procs.stop(proc)
+        return times
 
 
 def mark(met: bool) -> str:
@@ -490,7 +492,9 @@ def mark(met: bool) -> str:
 
 def format_report(report: Report) -> str:
     lines = [
-        f"POST /v1/events, {report.seconds:g}s per run; server on core {SERVER_CORE}, "
+        f"POST /v1/events, {report.seconds:g}s per run"
+        + (f", median of {report.repeat}" if report.repeat > 1 else "")
+        + f"; server on core {SERVER_CORE}, "
         f"wrk -t1 on core {WRK_CORE}; databases on {report.db_filesystem}",
         "",
         f"{'conc':>4}  {'emulator req/s':>14} {'p99 ms':>8}  "
@@ -500,37 +504,26 @@ def format_report(report: Report) -> str:
     def cell(r: RunResult | None) -> str:
         if r is None:
             return f"{'-':>14} {'-':>8} "
-        flag = "!" if r.flagged else " "
-        return f"{r.rps:>14.1f} {r.p99_ms:>8.2f}{flag}"
+        return f"{r.rps:>14.1f} {r.p99_ms:>8.2f}{'!' if r.flagged else ' '}"
 
     for c in report.concurrencies:
         ratio = report.ratio(c)
         ratio_s = f"{ratio:>6.2f}" if ratio is not None else f"{'-':>6}"
-        lines.append(
-            f"{c:>4}  {cell(report.run('emulator', c))} {cell(report.run('baseline', c))} {ratio_s}"
-        )
+        emu, base = cell(report.run("emulator", c)), cell(report.run("baseline", c))
+        lines.append(f"{c:>4}  {emu} {base} {ratio_s}")
     if report.startup_s:
         each = ", ".join(f"{t:.3f}" for t in report.startup_s)
         lines += ["", f"startup to healthy: median {report.startup_median_s:.3f} s ({each})"]
-    targets = report.targets()
-    if targets:
+    if targets := report.targets():
         lines += ["", "targets:"]
-        for t in targets:
-            lines.append(f"  {t['name']}: {t['value']} (target {t['target']}) {mark(t['met'])}")
-    flagged = report.flagged_runs
-    if flagged:
+        lines += [f"  {t.name}: {t.value} (target {t.goal}) {mark(t.met)}" for t in targets]
+    if flagged := report.flagged_runs:
         lines += ["", "FLAGGED runs (marked ! above; their figures measure failures):"]
-        for r in flagged:
-            statuses = ", ".join(f"{k}x{v}" for k, v in sorted(r.non2xx_by_status.items()))
-            errors = ", ".join(f"{k} {v}" for k, v in r.socket_errors.items() if v)
-            detail = "; ".join(
-                s for s in (f"non-2xx {r.non2xx} ({statuses})" if r.non2xx else "", errors) if s
-            )
-            lines.append(f"  {r.target} c={r.concurrency}: {detail}")
+        lines += [f"  {r.target} c={r.concurrency}: {r.problems()}" for r in flagged]
     else:
         lines += ["", "non-2xx: none"]
     if report.db_filesystem in ("tmpfs", "ramfs"):
-        lines.append("WARNING: databases on tmpfs, fsync is free: set TMPDIR to a disk")
+        lines.append("WARNING: databases on tmpfs, where fsync is free: set TMPDIR to a disk")
     return "\n".join(lines)
 
 
@@ -540,8 +533,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog="Command templates may use {python} (this interpreter), {port}, {db} "
         "and {baseline_app}.",
     )
-    parser.add_argument("--seconds", type=float, default=5.0, help="per run (default 5)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="per target (default 1)")
+    parser.add_argument("--seconds", type=int, default=5.0, help="per run (default 5)")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="before each run, dropped (default 1)"
+    )
     parser.add_argument(
         "--concurrency",
         default="1,16,64",
@@ -554,6 +549,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "also used for the startup timing when given",
     )
     parser.add_argument("--baseline-cmd", default=DEFAULT_BASELINE_CMD, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per target and concurrency, reported as medians (default 1)",
+    )
     parser.add_argument("--startup-runs", type=int, default=3, help="0 skips it (default 3)")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args(argv)
@@ -561,6 +562,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     except ValueError:
         parser.error("--concurrency takes integers, e.g. 1,16,64")
+    # Whole seconds: wrk's -d takes no fractions.
+    if args.repeat < 1 or args.seconds < 1 or args.warmup < 0:
+        parser.error("--repeat and --seconds need at least 1, --warmup at least 0")
     if not args.concurrencies or min(args.concurrencies) < 1:
         parser.error("--concurrency needs at least one value >= 1")
     return args
@@ -584,47 +588,25 @@ def main(argv: list[str] | None = None) -> int:
 
     emulator_cmd = args.emulator_cmd or DEFAULT_EMULATOR_CMD
     report = Report(
-        seconds=args.seconds,
-        concurrencies=args.concurrencies,
-        emulator_cmd=emulator_cmd,
-        baseline_cmd=args.baseline_cmd,
+        args.seconds, args.concurrencies, emulator_cmd, args.baseline_cmd, repeat=args.repeat
     )
-    procs = Processes()
     try:
         with tempfile.TemporaryDirectory(prefix="bench_events_") as tmp:
-            workdir = Path(tmp)
-            report.db_filesystem = filesystem_type(workdir.resolve())
+            check_cores()
+            harness = Harness(Path(tmp), ensure_wrk(), log)
+            report.db_filesystem = filesystem_type(Path(tmp).resolve())
             try:
-                check_cores()
-                wrk = ensure_wrk()
-                lua = workdir / "post_event.lua"
-                lua.write_text(
-                    WRK_LUA.replace("@BODY@", EVENT_BODY)
-                    .replace("@KEY@", API_KEY)
-                    .replace("@MARKER@", RESULT_MARKER)
-                )
                 if args.startup_runs > 0:
                     report.startup_cmd = startup_command(args.emulator_cmd)
                     log(f"startup: {args.startup_runs} runs of {report.startup_cmd}")
-                    report.startup_s = measure_startup(
-                        report.startup_cmd, args.startup_runs, procs=procs, workdir=workdir
-                    )
-                for name, template in (("emulator", emulator_cmd), ("baseline", args.baseline_cmd)):
-                    report.runs += bench_target(
-                        name,
-                        template,
-                        procs=procs,
-                        workdir=workdir,
-                        wrk=wrk,
-                        lua=lua,
-                        concurrencies=args.concurrencies,
-                        seconds=args.seconds,
-                        warmup=args.warmup,
-                        log=log,
-                    )
+                    report.startup_s = harness.startup_times(report.startup_cmd, args.startup_runs)
+                targets = {"emulator": emulator_cmd, "baseline": args.baseline_cmd}
+                report.samples = harness.bench(
+                    targets, args.concurrencies, args.seconds, args.warmup, args.repeat
+                )
             finally:
                 # Before the temp dir goes: servers must release their databases.
-                procs.stop_all()
+                harness.procs.stop_all()
     except KeyboardInterrupt:
         log("interrupted: servers stopped, temp files removed")
         return 130
