@@ -1,0 +1,625 @@
+"""Benchmark POST /v1/events: the emulator against the durable ceiling.
+
+Measures throughput and latency with wrk and prints figures; it never asserts on
+timing. Targets are marked, not enforced: ratio emulator/baseline >= 0.6 at c=16,
+emulator p99 < 25 ms at c=64, startup to first healthy response < 1 s.
+
+The baseline ("durable ceiling") is scripts/_bench_baseline_app.py: bare Starlette on
+uvicorn (uvloop + httptools) doing one aiosqlite INSERT + commit per request into a
+WAL, synchronous=FULL database. The server runs pinned to core 0, wrk (-t1) to core
+1, so the load generator does not steal the CPU it is measuring.
+
+Exit status: 0 when every run answered 2xx without socket errors (whatever the
+timings), 1 when a run is flagged (non-2xx or socket errors: its figures measured
+failures, not work), 2 when the bench itself could not run.
+
+Examples:
+    python scripts/bench_events.py
+    python scripts/bench_events.py --seconds 10 --json
+    # Self-test of the harness: the baseline stands in for the emulator.
+    python scripts/bench_events.py --emulator-cmd '{python} {baseline_app} --port {port} --db {db}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import itertools
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BASELINE_APP = Path(__file__).resolve().parent / "_bench_baseline_app.py"
+
+EVENT_BODY = '{"type":"order.created","payload":{"order_id":"ord_123","amount_cents":4500}}'
+API_KEY = "hb_test_bench"
+HEALTH_PATH = "/_control/health"
+
+DEFAULT_EMULATOR_CMD = (
+    "{python} -m harbor_emulator.cli start --port {port} --db {db} --rate-limit 0"
+)
+DEFAULT_BASELINE_CMD = "{python} {baseline_app} --port {port} --db {db}"
+
+SERVER_CORE = "0"
+WRK_CORE = "1"
+READY_TIMEOUT_S = 30.0
+RESULT_MARKER = "BENCH_RESULT "
+
+TARGET_RATIO_CONCURRENCY = 16
+TARGET_RATIO = 0.6
+TARGET_P99_CONCURRENCY = 64
+TARGET_P99_MS = 25.0
+TARGET_STARTUP_S = 1.0
+
+# wrk's own summary.errors.status only counts status >= 400, so a 3xx (say a
+# redirect_slashes 307) would pass as success; response() sees every status.
+# Defining response() makes wrk parse each reply into Lua, which costs little at
+# the rates a Python server reaches and runs on wrk's own core anyway.
+WRK_LUA = r"""
+wrk.method = "POST"
+wrk.body = [==[@BODY@]==]
+wrk.headers["Authorization"] = "Bearer @KEY@"
+wrk.headers["Content-Type"] = "application/json"
+
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  non2xx = 0
+  statuses = {}
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+    local key = tostring(status)
+    statuses[key] = (statuses[key] or 0) + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local total = 0
+  local merged = {}
+  for _, t in ipairs(threads) do
+    total = total + t:get("non2xx")
+    for code, n in pairs(t:get("statuses")) do
+      merged[code] = (merged[code] or 0) + n
+    end
+  end
+  local parts = {}
+  for code, n in pairs(merged) do
+    table.insert(parts, string.format('"%s":%d', code, n))
+  end
+  local e = summary.errors
+  io.write(string.format(
+    '@MARKER@{"requests":%d,"duration_us":%d,"non2xx":%d,"non2xx_by_status":{%s},'
+    .. '"errors_status":%d,"errors_connect":%d,"errors_read":%d,"errors_write":%d,'
+    .. '"errors_timeout":%d,"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,'
+    .. '"mean_ms":%.3f,"max_ms":%.3f}\n',
+    summary.requests, summary.duration, total, table.concat(parts, ","),
+    e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.mean / 1000, latency.max / 1000))
+end
+"""
+
+
+class BenchError(RuntimeError):
+    """The bench could not produce figures (as opposed to producing bad ones)."""
+
+
+@dataclass
+class RunResult:
+    target: str
+    concurrency: int
+    seconds: float
+    requests: int
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    non2xx: int
+    non2xx_by_status: dict[str, int]
+    wrk_status_errors: int  # wrk's own count: status >= 400 only
+    socket_errors: dict[str, int]
+
+    @classmethod
+    def from_wrk(cls, target: str, concurrency: int, raw: dict[str, Any]) -> RunResult:
+        seconds = raw["duration_us"] / 1e6
+        return cls(
+            target=target,
+            concurrency=concurrency,
+            seconds=round(seconds, 3),
+            requests=raw["requests"],
+            rps=raw["requests"] / seconds if seconds else 0.0,
+            **{k: raw[k] for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms")},
+            non2xx=raw["non2xx"],
+            non2xx_by_status=raw["non2xx_by_status"],
+            wrk_status_errors=raw["errors_status"],
+            socket_errors={k: raw[f"errors_{k}"] for k in ("connect", "read", "write", "timeout")},
+        )
+
+    @classmethod
+    def median_of(cls, runs: list[RunResult]) -> RunResult:
+        """Medians of the rates and latencies, sums of the counts."""
+        if len(runs) == 1:
+            return runs[0]
+
+        def med(attr: str) -> float:
+            return statistics.median(getattr(r, attr) for r in runs)
+
+        def total(attr: str) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for r in runs:
+                for key, n in getattr(r, attr).items():
+                    out[key] = out.get(key, 0) + n
+            return out
+
+        return cls(
+            target=runs[0].target,
+            concurrency=runs[0].concurrency,
+            seconds=round(sum(r.seconds for r in runs), 3),
+            requests=sum(r.requests for r in runs),
+            **{k: med(k) for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms")},
+            non2xx=sum(r.non2xx for r in runs),
+            non2xx_by_status=total("non2xx_by_status"),
+            wrk_status_errors=sum(r.wrk_status_errors for r in runs),
+            socket_errors=total("socket_errors"),
+        )
+
+    @property
+    def flagged(self) -> bool:
+        return self.non2xx > 0 or any(self.socket_errors.values())
+
+    def problems(self) -> str:
+        statuses = ", ".join(f"{n}x{code}" for code, n in sorted(self.non2xx_by_status.items()))
+        parts = [f"non-2xx {self.non2xx} ({statuses})"] if self.non2xx else []
+        parts += [f"{kind} errors {n}" for kind, n in self.socket_errors.items() if n]
+        return "; ".join(parts)
+
+
+@dataclass
+class Target:
+    name: str
+    value: float
+    goal: str
+    met: bool
+
+
+@dataclass
+class Report:
+    seconds: int
+    concurrencies: list[int]
+    emulator_cmd: str
+    baseline_cmd: str
+    startup_cmd: str = ""
+    db_filesystem: str = "?"
+    repeat: int = 1
+    samples: list[RunResult] = field(default_factory=list)  # every run, before medians
+    startup_s: list[float] = field(default_factory=list)
+
+    def run(self, target: str, concurrency: int) -> RunResult | None:
+        found = [r for r in self.samples if (r.target, r.concurrency) == (target, concurrency)]
+        return RunResult.median_of(found) if found else None
+
+    @property
+    def runs(self) -> list[RunResult]:
+        found = (self.run(t, c) for c in self.concurrencies for t in ("emulator", "baseline"))
+        return [r for r in found if r is not None]
+
+    def ratio(self, concurrency: int) -> float | None:
+        emu, base = self.run("emulator", concurrency), self.run("baseline", concurrency)
+        return emu.rps / base.rps if emu and base and base.rps else None
+
+    @property
+    def startup_median_s(self) -> float | None:
+        return statistics.median(self.startup_s) if self.startup_s else None
+
+    @property
+    def flagged_runs(self) -> list[RunResult]:
+        return [r for r in self.runs if r.flagged]
+
+    def targets(self) -> list[Target]:
+        out = []
+        c = TARGET_RATIO_CONCURRENCY
+        if (ratio := self.ratio(c)) is not None:
+            name = f"ratio emulator/baseline at c={c}"
+            out.append(Target(name, round(ratio, 3), f">= {TARGET_RATIO}", ratio >= TARGET_RATIO))
+        c = TARGET_P99_CONCURRENCY
+        if emu := self.run("emulator", c):
+            p99, goal = emu.p99_ms, TARGET_P99_MS
+            out.append(Target(f"emulator p99 at c={c} (ms)", p99, f"< {goal:g}", p99 < goal))
+        if (median := self.startup_median_s) is not None:
+            name, goal = (
+                f"startup to healthy, median of {len(self.startup_s)} (s)",
+                TARGET_STARTUP_S,
+            )
+            out.append(Target(name, round(median, 3), f"< {goal:g}", median < goal))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["runs"] = [asdict(r) | {"flagged": r.flagged} for r in self.runs]
+        out["samples"] = [asdict(r) | {"flagged": r.flagged} for r in self.samples]
+        out["ratios"] = {str(c): self.ratio(c) for c in self.concurrencies}
+        out["startup_median_s"] = self.startup_median_s
+        out["targets"] = [asdict(t) for t in self.targets()]
+        out["flagged"] = bool(self.flagged_runs)
+        return out
+
+
+class Processes:
+    """Every server this bench starts, so that any exit path can stop them."""
+
+    def __init__(self) -> None:
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+        with open(log_path, "ab") as log:
+            # A session of its own: Ctrl-C in the terminal then reaches only us,
+            # and we stop the whole group (a server may fork workers) in order.
+            proc = subprocess.Popen(
+                argv,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        # Even when the leader has exited, a child it forked may still hold the port.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc in self._procs:
+            self._procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(self._procs):
+            self.stop(proc)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def health_ok(port: int) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        conn.request("GET", HEALTH_PATH)
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def filesystem_type(path: Path) -> str:
+    # On tmpfs fsync costs nothing and synchronous=FULL measures no durability
+    # at all, so the report says where the databases lived.
+    best, fstype = "", "?"
+    with contextlib.suppress(OSError), open("/proc/mounts") as mounts:
+        for line in mounts:
+            _dev, mount_point, kind, *_ = line.split()
+            prefix = mount_point.rstrip("/") + "/"
+            if str(path).startswith(prefix) and len(prefix) > len(best):
+                best, fstype = prefix, kind
+    return fstype
+
+
+def ensure_wrk() -> str:
+    if found := shutil.which("wrk"):
+        return found
+    print("wrk not found: installing it with apt-get", file=sys.stderr)
+    install = ["apt-get", "install", "-y", "wrk"]
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if subprocess.run(install, check=False, **quiet).returncode != 0:
+        # A fresh machine has no package lists yet; only then is the update worth it.
+        subprocess.run(["apt-get", "update"], check=False, **quiet)
+        subprocess.run(install, check=False, **quiet)
+    if found := shutil.which("wrk"):
+        return found
+    raise BenchError("wrk is not installed and `apt-get install -y wrk` failed")
+
+
+def check_cores() -> None:
+    if shutil.which("taskset") is None:
+        raise BenchError("taskset not found (package util-linux)")
+    if (os.cpu_count() or 1) < 2:
+        raise BenchError("need at least 2 cores: server on core 0, wrk on core 1")
+
+
+def startup_command(emulator_cmd: str | None) -> str:
+    if emulator_cmd is not None:
+        return emulator_cmd
+    # What a user types: the console script, when the venv has one.
+    script = Path(sys.executable).parent / "harbor-emulator"
+    if script.exists():
+        return shlex.quote(str(script)) + " start --port {port} --db {db}"
+    return "{python} -m harbor_emulator.cli start --port {port} --db {db}"
+
+
+class Harness:
+    """Starts servers from command templates and points wrk at them."""
+
+    def __init__(self, workdir: Path, wrk: str, log: Callable[[str], None]) -> None:
+        self.workdir = workdir
+        self.wrk = wrk
+        self.log = log
+        self.procs = Processes()
+        self.lua = workdir / "post_event.lua"
+        self.lua.write_text(
+            WRK_LUA.replace("@BODY@", EVENT_BODY)
+            .replace("@KEY@", API_KEY)
+            .replace("@MARKER@", RESULT_MARKER)
+        )
+
+    def start(self, name: str, template: str, *, pin: bool) -> tuple[subprocess.Popen[bytes], int]:
+        """Start a server on a free port with its own database; return once healthy."""
+        port = free_port()
+        values = {
+            "python": sys.executable,
+            "port": str(port),
+            "db": str(self.workdir / f"{name}.db"),
+            "baseline_app": str(BASELINE_APP),
+        }
+        # Split first, then fill in: a path with spaces stays one argument.
+        argv = [part.format(**values) for part in shlex.split(template)]
+        if pin:
+            argv = ["taskset", "-c", SERVER_CORE, *argv]
+        log_path = self.workdir / f"{name}.log"
+        proc = self.procs.spawn(argv, log_path)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise BenchError(f"{name} exited with {proc.returncode}:\n" + tail(log_path))
+            if health_ok(port):
+                return proc, port
+            time.sleep(0.005)
+        self.procs.stop(proc)
+        raise BenchError(f"{name} not healthy after {READY_TIMEOUT_S:g} s:\n" + tail(log_path))
+
+    def wrk_run(self, url: str, concurrency: int, seconds: int) -> dict[str, Any]:
+        argv = [
+            "taskset", "-c", WRK_CORE, self.wrk,
+            "-t1", f"-c{concurrency}", f"-d{seconds:g}s",
+            # Well past any plausible p99: a timed-out request leaves no latency
+            # sample, so a short timeout would hide the very tail we report.
+            "--timeout", "10s",
+            "-s", str(self.lua), url,
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            out, _ = proc.communicate(timeout=seconds + 60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        text = out.decode(errors="replace")
+        for line in text.splitlines():
+            if line.startswith(RESULT_MARKER):
+                return json.loads(line.removeprefix(RESULT_MARKER))
+        raise BenchError(f"wrk exited with {proc.returncode} and no result:\n{text}")
+
+    def bench(
+        self,
+        templates: dict[str, str],
+        concurrencies: list[int],
+        seconds: int,
+        warmup: int,
+        repeat: int,
+    ) -> list[RunResult]:
+        """`repeat` runs per target and concurrency, the targets taking turns.
+
+        Taking turns, rather than all of one target then all of the other, spreads
+        the machine's drift (fsync latency on a VM wanders by the minute) over both
+        instead of reporting it as a ratio. Each run gets a fresh server on its
+        target's database, alone on core 0: an idle one may still have timers.
+        """
+        results = []
+        for c, _rep, (name, template) in itertools.product(
+            concurrencies, range(repeat), templates.items()
+        ):
+            proc, port = self.start(name, template, pin=True)
+            try:
+                url = f"http://127.0.0.1:{port}/v1/events"
+                self.log(f"  {name}: c={c}, warmup {warmup:g}s + {seconds:g}s")
+                if warmup > 0:
+                    self.wrk_run(url, c, warmup)
+                raw = self.wrk_run(url, c, seconds)
+                if proc.poll() is not None:
+                    log_text = tail(self.workdir / f"{name}.log")
+                    raise BenchError(f"{name} died during the run:\n{log_text}")
+                results.append(RunResult.from_wrk(name, c, raw))
+            finally:
+                self.procs.stop(proc)
+        return results
+
+    def startup_times(self, template: str, runs: int) -> list[float]:
+        times = []
+        for i in range(runs):
+            # A fresh database each time: the first start creates the schema, and
+            # that is what a new user waits for. Not pinned: this is wall time.
+            started = time.perf_counter()
+            proc, _port = self.start(f"startup{i}", template, pin=False)
+            times.append(time.perf_counter() - started)
+            self.procs.stop(proc)
+        return times
+
+
+def mark(met: bool) -> str:
+    return "ok" if met else "MISSED"
+
+
+def format_report(report: Report) -> str:
+    lines = [
+        f"POST /v1/events, {report.seconds:g}s per run"
+        + (f", median of {report.repeat}" if report.repeat > 1 else "")
+        + f"; server on core {SERVER_CORE}, "
+        f"wrk -t1 on core {WRK_CORE}; databases on {report.db_filesystem}",
+        "",
+        f"{'conc':>4}  {'emulator req/s':>14} {'p99 ms':>8}  "
+        f"{'baseline req/s':>14} {'p99 ms':>8}  {'ratio':>6}",
+    ]
+
+    def cell(r: RunResult | None) -> str:
+        if r is None:
+            return f"{'-':>14} {'-':>8} "
+        return f"{r.rps:>14.1f} {r.p99_ms:>8.2f}{'!' if r.flagged else ' '}"
+
+    for c in report.concurrencies:
+        ratio = report.ratio(c)
+        ratio_s = f"{ratio:>6.2f}" if ratio is not None else f"{'-':>6}"
+        emu, base = cell(report.run("emulator", c)), cell(report.run("baseline", c))
+        lines.append(f"{c:>4}  {emu} {base} {ratio_s}")
+    if report.startup_s:
+        each = ", ".join(f"{t:.3f}" for t in report.startup_s)
+        lines += ["", f"startup to healthy: median {report.startup_median_s:.3f} s ({each})"]
+    if targets := report.targets():
+        lines += ["", "targets:"]
+        lines += [f"  {t.name}: {t.value} (target {t.goal}) {mark(t.met)}" for t in targets]
+    if flagged := report.flagged_runs:
+        lines += ["", "FLAGGED runs (marked ! above; their figures measure failures):"]
+        lines += [f"  {r.target} c={r.concurrency}: {r.problems()}" for r in flagged]
+    else:
+        lines += ["", "non-2xx: none"]
+    if report.db_filesystem in ("tmpfs", "ramfs"):
+        lines.append("WARNING: databases on tmpfs, where fsync is free: set TMPDIR to a disk")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Command templates may use {python} (this interpreter), {port}, {db} "
+        "and {baseline_app}.",
+    )
+    parser.add_argument("--seconds", type=int, default=5.0, help="per run (default 5)")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="before each run, dropped (default 1)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        default="1,16,64",
+        help="comma-separated wrk -c values (default 1,16,64)",
+    )
+    parser.add_argument(
+        "--emulator-cmd",
+        default=None,
+        help=f"how to start the emulator (default: {DEFAULT_EMULATOR_CMD!r}); "
+        "also used for the startup timing when given",
+    )
+    parser.add_argument("--baseline-cmd", default=DEFAULT_BASELINE_CMD, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per target and concurrency, reported as medians (default 1)",
+    )
+    parser.add_argument("--startup-runs", type=int, default=3, help="0 skips it (default 3)")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    args = parser.parse_args(argv)
+    try:
+        args.concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    except ValueError:
+        parser.error("--concurrency takes integers, e.g. 1,16,64")
+    # Whole seconds: wrk's -d takes no fractions.
+    if args.repeat < 1 or args.seconds < 1 or args.warmup < 0:
+        parser.error("--repeat and --seconds need at least 1, --warmup at least 0")
+    if not args.concurrencies or min(args.concurrencies) < 1:
+        parser.error("--concurrency needs at least one value >= 1")
+    return args
+
+
+def _raise_interrupt(signum: int, _frame: Any) -> None:
+    # SIGTERM (a CI timeout, `kill`) must clean up exactly like Ctrl-C does.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Set both explicitly: a shell starts background jobs with SIGINT ignored,
+    # and Python then never turns it into KeyboardInterrupt.
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+    def log(msg: str) -> None:
+        # Progress goes to stderr so that --json output stays parseable.
+        print(msg, file=sys.stderr, flush=True)
+
+    emulator_cmd = args.emulator_cmd or DEFAULT_EMULATOR_CMD
+    report = Report(
+        args.seconds, args.concurrencies, emulator_cmd, args.baseline_cmd, repeat=args.repeat
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench_events_") as tmp:
+            check_cores()
+            harness = Harness(Path(tmp), ensure_wrk(), log)
+            report.db_filesystem = filesystem_type(Path(tmp).resolve())
+            try:
+                if args.startup_runs > 0:
+                    report.startup_cmd = startup_command(args.emulator_cmd)
+                    log(f"startup: {args.startup_runs} runs of {report.startup_cmd}")
+                    report.startup_s = harness.startup_times(report.startup_cmd, args.startup_runs)
+                targets = {"emulator": emulator_cmd, "baseline": args.baseline_cmd}
+                report.samples = harness.bench(
+                    targets, args.concurrencies, args.seconds, args.warmup, args.repeat
+                )
+            finally:
+                # Before the temp dir goes: servers must release their databases.
+                harness.procs.stop_all()
+    except KeyboardInterrupt:
+        log("interrupted: servers stopped, temp files removed")
+        return 130
+    except BenchError as exc:
+        log(f"bench failed: {exc}")
+        return 2
+
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(format_report(report))
+    return 1 if report.flagged_runs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
