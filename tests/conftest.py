@@ -117,3 +117,19 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     assert set(body) == {"error"}, body
     assert body["error"]["request_id"] == response.headers["harbor-request-id"]
     return body["error"]
+
+
+@pytest.fixture(scope="session")
+def _shared_receiver() -> Iterator[Any]:
+    from tests.receiver import Receiver
+
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def receiver(_shared_receiver: Any) -> Any:
+    """A real webhook receiver on loopback, answering 200 unless scripted otherwise."""
+    _shared_receiver.reset()
+    return _shared_receiver

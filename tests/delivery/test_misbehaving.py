@@ -1,0 +1,80 @@
+"""Receivers that hang, flood, reset or speak garbage: each a recorded failed attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Emulator
+from tests.receiver import Answer, Receiver
+
+
+@pytest.fixture(scope="module")
+def impatient(emulator_factory: Any) -> Emulator:
+    """An emulator with a short delivery timeout, so hanging receivers fail fast."""
+    return emulator_factory(delivery_timeout_seconds=1.0)
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "code"),
+    [
+        (Answer(kind="hang"), "timeout", None),
+        (Answer(kind="trickle"), "timeout", None),
+        (Answer(kind="close"), "connection_error", None),
+        (Answer(kind="garbage"), "connection_error", None),
+        (Answer(kind="big", status=500), None, 500),
+        (Answer(status=404, body=b"n" * 10_000), None, 404),
+    ],
+    ids=["hang", "trickle", "close", "garbage", "50MB", "long-body"],
+)
+def test_misbehaving_receiver_is_a_failed_attempt(
+    impatient: Emulator, receiver: Receiver, answer: Answer, error: str | None, code: int | None
+) -> None:
+    impatient.reset()
+    receiver.respond_with(answer)
+    with impatient.api() as api:
+        api.post("/v1/webhooks", json={"url": receiver.url, "events": ["*"]})
+        api.post("/v1/events", json={"type": "a", "payload": {}})
+        drained = impatient.control("POST", "/deliveries/drain", json={"timeout_seconds": 20})
+        assert drained.json()["drained"] is True
+        delivery = api.get("/v1/deliveries").json()["data"][0]
+        assert delivery["status"] == "pending" and delivery["attempt_count"] == 1
+        attempt = api.get(f"/v1/deliveries/{delivery['id']}/attempts").json()["data"][0]
+    assert attempt["error"] == error
+    assert attempt["response_code"] == code
+    if code is not None:
+        assert len(attempt["response_body"].encode()) <= 4096
+        assert attempt["response_body"].startswith(answer.body[:10].decode() or "x")
+
+
+def test_connection_refused(impatient: Emulator) -> None:
+    impatient.reset()
+    with impatient.api() as api:
+        api.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/nothing", "events": ["*"]})
+        api.post("/v1/events", json={"type": "a", "payload": {}})
+        impatient.control("POST", "/deliveries/drain", json={"timeout_seconds": 20})
+        delivery = api.get("/v1/deliveries").json()["data"][0]
+        attempt = api.get(f"/v1/deliveries/{delivery['id']}/attempts").json()["data"][0]
+    assert attempt["error"] == "connection_error" and attempt["response_code"] is None
+
+
+def test_a_hanging_endpoint_does_not_delay_others(impatient: Emulator) -> None:
+    impatient.reset()
+    hanging, healthy = Receiver(), Receiver()
+    try:
+        hanging.always(Answer(kind="hang"))
+        with impatient.api() as api:
+            api.post("/v1/webhooks", json={"url": hanging.url, "events": ["slow.*"]})
+            api.post("/v1/webhooks", json={"url": healthy.url, "events": ["fast.*"]})
+            for _ in range(40):
+                api.post("/v1/events", json={"type": "slow.thing", "payload": {}})
+            for _ in range(10):
+                api.post("/v1/events", json={"type": "fast.thing", "payload": {}})
+            # All ten reach the healthy receiver while the hanging one still holds its slots
+            # (each of those attempts takes the full one-second timeout).
+            healthy.wait_for(10, timeout=20)
+            assert len(hanging.requests) < 40
+    finally:
+        hanging.close()
+        healthy.close()
