@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import socket
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -170,6 +172,16 @@ def serve(config: Config) -> int:
 
 class _AnnouncingServer(uvicorn.Server):
     """Prints one line with the URL once the server accepts connections."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, so the process would
+        # die by the signal (exit 143 in a container). A clean stop is exit status 0.
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)

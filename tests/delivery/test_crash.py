@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -38,6 +37,15 @@ def _start(db: Path) -> tuple[subprocess.Popen[str], str]:
     return process, match.group(0)
 
 
+def _stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
+    if process.poll() is None:
+        process.send_signal(sig)
+    code = process.wait(timeout=30)
+    if process.stdout is not None:
+        process.stdout.close()
+    return code
+
+
 def test_attempt_cut_off_by_a_crash_is_sent_again_and_success_is_final(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     receiver = Receiver()
@@ -49,8 +57,7 @@ def test_attempt_cut_off_by_a_crash_is_sent_again_and_success_is_final(tmp_path:
             api.post("/v1/webhooks", json={"url": receiver.url, "events": ["*"]})
             event = api.post("/v1/events", json={"type": "a", "payload": {}}).json()
         receiver.wait_for(1)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        assert _stop(process, signal.SIGKILL) == -signal.SIGKILL
 
         process, url = _start(db)
         try:
@@ -65,8 +72,7 @@ def test_attempt_cut_off_by_a_crash_is_sent_again_and_success_is_final(tmp_path:
             assert first.body == second.body
             assert delivery["status"] == "succeeded" and delivery["attempt_count"] == 1
         finally:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == 0
+            assert _stop(process) == 0
 
         # A delivery whose success was recorded is never sent again.
         process, url = _start(db)
@@ -75,7 +81,6 @@ def test_attempt_cut_off_by_a_crash_is_sent_again_and_success_is_final(tmp_path:
                 assert control.post("/_control/deliveries/drain").json()["drained"] is True
             assert len(receiver.requests) == 2
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+            _stop(process)
     finally:
         receiver.close()
