@@ -67,6 +67,10 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._travel_lock = asyncio.Lock()
+        # One dispatch at a time, and what finished while it read the queue: its rows are
+        # stale, and starting one again would repeat an attempt that already happened.
+        self._dispatch_lock = asyncio.Lock()
+        self._finished_meanwhile: set[str] = set()
         self._traveling = False
         self._loop: asyncio.Task[None] | None = None
         clock.subscribe(self.wake)
@@ -155,8 +159,12 @@ class Scheduler:
 
     # -- dispatching -------------------------------------------------------------------
     async def _dispatch(self, horizon_ms: int, *, travel: bool) -> int:
-        free = self._concurrency - len(self._running)
-        if free <= 0:
+        async with self._dispatch_lock:
+            self._finished_meanwhile = set()
+            return await self._dispatch_locked(horizon_ms, travel=travel)
+
+    async def _dispatch_locked(self, horizon_ms: int, *, travel: bool) -> int:
+        if len(self._running) >= self._concurrency:
             return 0
         candidates = [
             d
@@ -178,6 +186,8 @@ class Scheduler:
         for delivery in candidates:
             if len(self._running) >= self._concurrency:
                 break
+            if delivery.id in self._running or delivery.id in self._finished_meanwhile:
+                continue
             if busy.get(delivery.endpoint_id, 0) >= self._per_endpoint:
                 continue
             scheduled_ms = delivery.next_attempt_ms
@@ -225,6 +235,7 @@ class Scheduler:
             log.exception("delivery attempt %s failed unexpectedly", delivery.id)
         finally:
             self._running.pop(delivery.id, None)
+            self._finished_meanwhile.add(delivery.id)
             self._progress.set()
             self.wake()
 
