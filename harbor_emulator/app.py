@@ -19,8 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
 from .api import deliveries as deliveries_api
+from .api import destinations as destinations_api
 from .api import events as events_api
 from .api import replays as replays_api
+from .api import subscriptions as subscriptions_api
+from .api import webhooks as webhooks_api
 from .clock import Clock, format_ms
 from .config import Config
 from .control import clock_routes, delivery_routes, settings
@@ -186,6 +189,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         *replays_api.routes,
         *events_api.routes,
         *deliveries_api.routes,
+        *webhooks_api.routes,
+        *destinations_api.routes,
+        *subscriptions_api.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -81,3 +81,47 @@ class Target:
     status: str
     deleted: bool
     retry_policy_json: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A webhook (`kind="webhook"`, `wh_`) or a destination (`kind="destination"`, `dest_`).
+
+    One model for both: a webhook carries its patterns in `event_types`, a destination gets
+    them from subscriptions (`event_types` is None). `label` is a webhook's `description` or
+    a destination's `name`.
+    """
+
+    id: str
+    kind: str
+    workspace_id: str
+    livemode: bool
+    url: str
+    label: str | None
+    event_types: tuple[str, ...] | None
+    metadata_json: str  # compact JSON object of strings
+    retry_policy_json: str | None  # None: the contract's default policy
+    status: str  # "active" | "paused"
+    created_ms: int
+    updated_ms: int
+    deleted_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    destination_id: str
+    workspace_id: str
+    livemode: bool
+    event_type: str  # a pattern: exact type, `*` or `prefix.*`
+    created_ms: int
+    deleted_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    id: str
+    endpoint_id: str
+    secret: str
+    created_ms: int
+    expires_ms: int | None  # None for the current key
