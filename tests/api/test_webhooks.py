@@ -12,6 +12,8 @@ from tests.conftest import Emulator, error_of
 
 URL = "https://api.example.com/harbor/webhooks"
 SECRET = re.compile(r"whsec_[A-Za-z0-9_-]{43}")
+SCHEDULE = "retry_policy.schedule_seconds"
+MAX_AGE = "retry_policy.max_age_seconds"
 
 
 def _create(api: httpx.Client, **fields: Any) -> httpx.Response:
@@ -155,8 +157,8 @@ def test_retry_policy_keys_default_independently(api: httpx.Client) -> None:
         ({"metadata": {"a": 1}}, "invalid_parameter", "metadata"),
         ({"metadata": ["a"]}, "invalid_parameter", "metadata"),
         ({"metadata": {"k": "v" * 8190}}, "metadata_too_large", "metadata"),
-        ({"retry_policy": {"schedule_seconds": []}}, "invalid_parameter", "retry_policy.schedule_seconds"),
-        ({"retry_policy": {"max_age_seconds": 259_201}}, "invalid_parameter", "retry_policy.max_age_seconds"),
+        ({"retry_policy": {"schedule_seconds": []}}, "invalid_parameter", SCHEDULE),
+        ({"retry_policy": {"max_age_seconds": 259_201}}, "invalid_parameter", MAX_AGE),
         ({"retry_policy": 5}, "invalid_parameter", "retry_policy"),
         ({"workspace_id": "nope"}, "invalid_parameter", "workspace_id"),
         ({"status": "paused"}, "invalid_parameter", "status"),  # not a create field
@@ -194,9 +196,7 @@ def test_metadata_limit_is_8192_bytes_of_compact_json(api: httpx.Client) -> None
         ({"secret": "whsec_x"}, "invalid_parameter", "secret"),
     ],
 )
-def test_patch_validation(
-    api: httpx.Client, fields: dict[str, Any], code: str, param: str
-) -> None:
+def test_patch_validation(api: httpx.Client, fields: dict[str, Any], code: str, param: str) -> None:
     webhook = _create(api).json()
     response = api.patch(f"/v1/webhooks/{webhook['id']}", json=fields)
     assert response.status_code == 400, response.text
