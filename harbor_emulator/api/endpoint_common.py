@@ -99,9 +99,8 @@ def parse_events(value: object) -> tuple[str, ...]:
 
 
 def parse_status(value: object, param: str = "status") -> str:
-    if value not in endpoints.STATUSES:
+    if not isinstance(value, str) or value not in endpoints.STATUSES:
         raise HarborError("invalid_parameter", "status must be 'active' or 'paused'.", param=param)
-    assert isinstance(value, str)
     return value
 
 

@@ -7,6 +7,7 @@ quickstart) can run twice. A new subscription is 201.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -63,7 +64,9 @@ async def create_subscription(request: Request) -> Response:
         deleted_ms=None,
     )
 
-    def work_expecting(existing: bool, *, tolerate_race: bool) -> Any:
+    def work_expecting(
+        existing: bool, *, tolerate_race: bool
+    ) -> Callable[[Tx], Awaitable[dict[str, Any]]]:
         async def work(tx: Tx) -> dict[str, Any]:
             await _destination(state, principal, destination.id, tx)
             found = await subscriptions.find_live(tx, destination.id, event_type)
