@@ -33,7 +33,7 @@ from ..domain.retry import parse_retry_policy, policy_to_json
 from ..domain.urls import validate_url
 from ..errors import HarborError
 from ..signing import new_secret
-from ..store import endpoints, workspaces
+from ..store import deliveries, endpoints, workspaces
 from ..store.db import Database, Tx
 from ..store.rows import Endpoint
 from . import render
@@ -263,7 +263,7 @@ async def update(request: Request, dialect: Dialect) -> Response:
         updated = dataclasses.replace(current, **changes, updated_ms=now_ms)
         await endpoints.update(tx, updated)
         if current.status == "paused" and updated.status == "active":
-            resumed = await endpoints.release_held(tx, endpoint_id, now_ms) > 0
+            resumed = await deliveries.release_held(tx, endpoint_id, now_ms) > 0
         return render.endpoint(updated)
 
     response = await commit_write(request, work, status_code=200)

@@ -6,9 +6,8 @@ import json
 from collections.abc import Iterable
 
 from ..api import render
-from ..domain.patterns import matches_any
 from ..ids import IdFactory
-from ..store import deliveries
+from ..store import deliveries, endpoints
 from ..store.db import Tx
 from ..store.rows import Delivery, Event
 
@@ -49,12 +48,10 @@ def new_delivery(
 
 async def matching_endpoints(tx: Tx, event: Event) -> list[tuple[str, str]]:
     """(endpoint_id, status) of every endpoint whose patterns select the event's type."""
-    endpoints = await deliveries.subscribed_endpoints(tx, event.workspace_id, event.livemode)
-    return [
-        (endpoint_id, status)
-        for endpoint_id, status, patterns in endpoints
-        if matches_any(json.loads(patterns), event.type)
-    ]
+    found = await endpoints.matching(
+        tx, workspace_id=event.workspace_id, livemode=event.livemode, event_type=event.type
+    )
+    return [(endpoint.id, endpoint.status) for endpoint in found]
 
 
 async def deliver(

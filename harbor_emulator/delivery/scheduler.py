@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..clock import Clock
 from ..domain.retry import DEFAULT_POLICY, RetryPolicy, next_attempt_ms, parse_retry_policy
 from ..ids import IdFactory
-from ..store import deliveries
+from ..store import deliveries, signing_keys
 from ..store.db import Database, Tx
 from ..store.rows import Attempt, Delivery, Target
 from .sender import AttemptRequest, AttemptResult, Sender
@@ -255,7 +255,7 @@ class Scheduler:
         if forced is not None:
             result = _fault_result(forced)
         else:
-            secrets = await deliveries.signing_secrets(self._db, delivery.endpoint_id, stamp_ms)
+            secrets = await signing_keys.valid_secrets(self._db, delivery.endpoint_id, stamp_ms)
             result = await self._sender.send(
                 AttemptRequest(
                     url=target.url,

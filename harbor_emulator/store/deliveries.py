@@ -45,25 +45,6 @@ def _attempt(row: Row) -> Attempt:
 # -- fan-out ----------------------------------------------------------------------------
 
 
-async def subscribed_endpoints(
-    tx: Tx, workspace_id: str, livemode: bool
-) -> list[tuple[str, str, list[str] | str]]:
-    """Every live endpoint of a workspace with its patterns: (id, status, patterns_json).
-
-    Webhooks carry their patterns inline; a destination's come from its subscriptions,
-    aggregated into one JSON list.
-    """
-    rows = await tx.fetch_all(
-        "SELECT e.id, e.status, "
-        "CASE WHEN e.kind = 'webhook' THEN e.event_types ELSE ("
-        "  SELECT json_group_array(s.event_type) FROM subscriptions s"
-        "  WHERE s.destination_id = e.id AND s.deleted_ms IS NULL) END AS patterns "
-        "FROM endpoints e WHERE e.workspace_id = ? AND e.livemode = ? AND e.deleted_ms IS NULL",
-        (workspace_id, int(livemode)),
-    )
-    return [(row["id"], row["status"], row["patterns"] or "[]") for row in rows]
-
-
 async def insert_many(tx: Tx, deliveries: Sequence[Delivery]) -> None:
     await tx.executemany(
         "INSERT INTO deliveries (id, event_id, endpoint_id, workspace_id, livemode, event_type, "
@@ -143,16 +124,6 @@ async def targets(db: Database, endpoint_ids: set[str]) -> dict[str, Target]:
     }
 
 
-async def signing_secrets(db: Database, endpoint_id: str, now_ms: int) -> list[str]:
-    """Secrets still valid at `now_ms`, newest first: each signs the attempt."""
-    rows = await db.fetch_all(
-        "SELECT secret FROM signing_keys WHERE endpoint_id = ? "
-        "AND (expires_ms IS NULL OR expires_ms > ?) ORDER BY created_ms DESC, id DESC",
-        (endpoint_id, now_ms),
-    )
-    return [row["secret"] for row in rows]
-
-
 async def hold(tx: Tx, delivery_id: str) -> None:
     await tx.execute(
         "UPDATE deliveries SET status = 'held', next_attempt_ms = NULL "
@@ -166,6 +137,24 @@ async def cancel(tx: Tx, delivery_id: str) -> None:
         "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL "
         "WHERE id = ? AND status IN ('pending', 'held')",
         (delivery_id,),
+    )
+
+
+async def cancel_for_endpoint(tx: Tx, endpoint_id: str) -> None:
+    """A deleted endpoint's pending and held deliveries are cancelled (contract)."""
+    await tx.execute(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL "
+        "WHERE endpoint_id = ? AND status IN ('pending', 'held')",
+        (endpoint_id,),
+    )
+
+
+async def release_held(tx: Tx, endpoint_id: str, now_ms: int) -> int:
+    """On resume each held delivery is attempted at once (contract); returns how many."""
+    return await tx.execute(
+        "UPDATE deliveries SET status = 'pending', next_attempt_ms = ? "
+        "WHERE endpoint_id = ? AND status = 'held'",
+        (now_ms, endpoint_id),
     )
 
 

@@ -11,7 +11,7 @@ import json
 
 from ..domain.patterns import matches_any
 from ..domain.retry import DEFAULT_POLICY, RetryPolicy, parse_retry_policy
-from . import signing_keys, subscriptions
+from . import deliveries, signing_keys, subscriptions
 from .db import Database, Row, Tx
 from .rows import Endpoint, SigningKey
 
@@ -170,21 +170,8 @@ async def soft_delete(tx: Tx, endpoint_id: str, now_ms: int) -> None:
         "UPDATE endpoints SET deleted_ms = ?, updated_ms = ? WHERE id = ?",
         (now_ms, now_ms, endpoint_id),
     )
-    await tx.execute(
-        "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL "
-        "WHERE endpoint_id = ? AND status IN ('pending', 'held')",
-        (endpoint_id,),
-    )
+    await deliveries.cancel_for_endpoint(tx, endpoint_id)
     await subscriptions.delete_for_destination(tx, endpoint_id, now_ms)
-
-
-async def release_held(tx: Tx, endpoint_id: str, now_ms: int) -> int:
-    """On resume each held delivery is attempted at once (contract); returns how many."""
-    return await tx.execute(
-        "UPDATE deliveries SET status = 'pending', next_attempt_ms = ? "
-        "WHERE endpoint_id = ? AND status = 'held'",
-        (now_ms, endpoint_id),
-    )
 
 
 async def matching(
