@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,7 +27,7 @@ from .api import subscriptions as subscriptions_api
 from .api import webhooks as webhooks_api
 from .clock import Clock, format_ms
 from .config import Config
-from .control import clock_routes, delivery_routes, settings
+from .control import clock_routes, delivery_routes, fixture_routes, fixtures, settings
 from .control.auth import control
 from .delivery.scheduler import Scheduler
 from .delivery.sender import Sender
@@ -137,6 +138,7 @@ async def reset_state(state: Any) -> None:
     for hook in state.reset_hooks:
         await hook()
     await state.keys.reload(state.db)
+    await fixtures.load_files(state, state.config.fixtures)
 
 
 def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
@@ -171,6 +173,12 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
                 concurrency=config.delivery_concurrency,
             )
             state.time_travel = state.scheduler.advance_to
+            try:
+                await fixtures.load_files(state, config.fixtures)
+            except HarborError as exc:
+                # Said plainly on stderr: the CLI exits non-zero without serving.
+                print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+                raise
             state.scheduler.start()
             log.debug("state ready in %.0f ms", (time.perf_counter() - started) * 1000)
             try:
@@ -185,6 +193,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         Route("/_control/reset", reset, methods=["POST"]),
         *clock_routes.routes,
         *settings.routes,
+        *fixture_routes.routes,
         *delivery_routes.routes,
         *replays_api.routes,
         *events_api.routes,

@@ -272,3 +272,34 @@ async def endpoint_kind(db: Database, endpoint_id: str, livemode: bool) -> tuple
 async def endpoint_status(tx: Tx, endpoint_id: str) -> str:
     row = await tx.fetch_one("SELECT status FROM endpoints WHERE id = ?", (endpoint_id,))
     return "active" if row is None else str(row["status"])
+
+
+async def list_all(db: Database) -> list[Delivery]:
+    """Every delivery, oldest first (export)."""
+    rows = await db.fetch_all("SELECT * FROM deliveries ORDER BY created_ms, id")
+    return [_delivery(row) for row in rows]
+
+
+async def attempts_all(db: Database) -> list[Attempt]:
+    rows = await db.fetch_all("SELECT * FROM attempts ORDER BY delivery_id, attempt_number")
+    return [_attempt(row) for row in rows]
+
+
+async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
+    await tx.executemany(
+        "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_ms, duration_ms, "
+        "response_code, response_body, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                a.id,
+                a.delivery_id,
+                a.attempt_number,
+                a.attempted_ms,
+                a.duration_ms,
+                a.response_code,
+                a.response_body,
+                a.error,
+            )
+            for a in attempts
+        ],
+    )

@@ -88,3 +88,13 @@ async def in_range(
         params.append(event_type)
     sql += " ORDER BY created_ms, id"
     return [_row(row) for row in await db.fetch_all(sql, params)]
+
+
+async def list_all(db: Database) -> list[Event]:
+    """Every event, oldest first (export)."""
+    return [_row(row) for row in await db.fetch_all("SELECT * FROM events ORDER BY created_ms, id")]
+
+
+async def insert_many(tx: Tx, rows: list[Event]) -> None:
+    for event in rows:
+        await insert(tx, event)

@@ -78,3 +78,16 @@ async def list_page(
     sql += " ORDER BY created_ms DESC, id DESC LIMIT ?"
     params.append(limit)
     return [_row(row) for row in await db.fetch_all(sql, params)]
+
+
+async def list_all(db: Reader) -> list[SigningKey]:
+    """Every key of every endpoint, expired ones included, oldest first (export)."""
+    rows = await db.fetch_all("SELECT * FROM signing_keys ORDER BY endpoint_id, created_ms, id")
+    return [_row(row) for row in rows]
+
+
+async def replace_all(tx: Tx, endpoint_id: str, keys: list[SigningKey]) -> None:
+    """Give an endpoint exactly these keys (fixtures that list an endpoint's key history)."""
+    await tx.execute("DELETE FROM signing_keys WHERE endpoint_id = ?", (endpoint_id,))
+    for key in keys:
+        await insert(tx, key)

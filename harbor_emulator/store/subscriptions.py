@@ -84,11 +84,12 @@ async def list_page(
     return [_row(row) for row in await db.fetch_all(sql, params)]
 
 
-async def list_all(db: Reader) -> list[Subscription]:
-    """Every live subscription, oldest first (export)."""
-    rows = await db.fetch_all(
-        "SELECT * FROM subscriptions WHERE deleted_ms IS NULL ORDER BY created_ms, id"
-    )
+async def list_all(db: Reader, *, include_deleted: bool = False) -> list[Subscription]:
+    """Every subscription, oldest first (export)."""
+    sql = "SELECT * FROM subscriptions"
+    if not include_deleted:
+        sql += " WHERE deleted_ms IS NULL"
+    rows = await db.fetch_all(sql + " ORDER BY created_ms, id")
     return [_row(row) for row in rows]
 
 

@@ -1,0 +1,148 @@
+"""GET /_control/export: the whole state as a fixtures document that loads back the same."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from typing import Any
+
+from ..store import api_keys, deliveries, endpoints, events, signing_keys, subscriptions, workspaces
+from ..store.db import Database
+
+
+def exact_time(ms: int | None) -> str | None:
+    """RFC 3339 with milliseconds: the API shows seconds, a round trip needs every digit."""
+    if ms is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def _drop_none(entry: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in entry.items() if value is not None}
+
+
+async def export_state(db: Database, clock: Any) -> dict[str, Any]:
+    keys_by_endpoint: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for key in await signing_keys.list_all(db):
+        keys_by_endpoint[key.endpoint_id].append(
+            {
+                "id": key.id,
+                "secret": key.secret,
+                "created_at": exact_time(key.created_ms),
+                "expires_at": exact_time(key.expires_ms),
+            }
+        )
+    subs_by_destination: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for sub in await subscriptions.list_all(db, include_deleted=True):
+        subs_by_destination[sub.destination_id].append(
+            _drop_none(
+                {
+                    "id": sub.id,
+                    "event_type": sub.event_type,
+                    "created_at": exact_time(sub.created_ms),
+                    "deleted_at": exact_time(sub.deleted_ms),
+                }
+            )
+        )
+    webhooks, destinations = [], []
+    for endpoint in await endpoints.list_all(db, include_deleted=True):
+        keys = keys_by_endpoint[endpoint.id]
+        current = next((k["secret"] for k in keys if k["expires_at"] is None), None)
+        entry: dict[str, Any] = {
+            "id": endpoint.id,
+            "workspace_id": endpoint.workspace_id,
+            "livemode": endpoint.livemode,
+            "url": endpoint.url,
+        }
+        if endpoint.kind == "webhook":
+            entry |= {"events": list(endpoint.event_types or ()), "secret": current}
+            entry["description"] = endpoint.label
+        else:
+            entry |= {"name": endpoint.label, "signing_secret": current}
+        entry |= {
+            "metadata": json.loads(endpoint.metadata_json),
+            "retry_policy": None
+            if endpoint.retry_policy_json is None
+            else json.loads(endpoint.retry_policy_json),
+            "status": endpoint.status,
+            "created_at": exact_time(endpoint.created_ms),
+            "deleted_at": exact_time(endpoint.deleted_ms),
+            "signing_keys": [_drop_none(k) for k in keys],
+        }
+        if endpoint.kind == "destination":
+            entry["subscriptions"] = subs_by_destination[endpoint.id]
+            destinations.append(_drop_none(entry))
+        else:
+            webhooks.append(_drop_none(entry))
+    attempts_by_delivery: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for attempt in await deliveries.attempts_all(db):
+        attempts_by_delivery[attempt.delivery_id].append(
+            {
+                "id": attempt.id,
+                "attempt_number": attempt.attempt_number,
+                "attempted_at": exact_time(attempt.attempted_ms),
+                "duration_ms": attempt.duration_ms,
+                "response_code": attempt.response_code,
+                "response_body": attempt.response_body,
+                "error": attempt.error,
+            }
+        )
+    return {
+        "version": 1,
+        "clock": {
+            "now": exact_time(clock.now_ms()),
+            "frozen": clock.frozen,
+            "offset_seconds": clock.offset_seconds(),
+        },
+        "workspaces": [
+            _drop_none({"id": w.id, "name": w.name, "created_at": exact_time(w.created_ms)})
+            for w in await workspaces.list_all(db)
+        ],
+        "api_keys": [
+            _drop_none(
+                {
+                    "key": k.key,
+                    "workspace_id": k.workspace_id,
+                    "scopes": sorted(k.scopes),
+                    "created_at": exact_time(k.created_ms),
+                    "revoked_at": exact_time(k.revoked_ms),
+                }
+            )
+            for k in await api_keys.list_all(db)
+        ],
+        "webhooks": webhooks,
+        "destinations": destinations,
+        "events": [
+            {
+                "id": e.id,
+                "workspace_id": e.workspace_id,
+                "livemode": e.livemode,
+                "type": e.type,
+                "payload": json.loads(e.payload_json),
+                "created_at": exact_time(e.created_ms),
+            }
+            for e in await events.list_all(db)
+        ],
+        "deliveries": [
+            _drop_none(
+                {
+                    "id": d.id,
+                    "event_id": d.event_id,
+                    ("webhook_id" if d.endpoint_id.startswith("wh_") else "destination_id"): (
+                        d.endpoint_id
+                    ),
+                    "status": d.status,
+                    "attempt_count": d.attempt_count,
+                    "response_code": d.response_code,
+                    "envelope": d.envelope.decode("utf-8"),
+                    "first_attempt_at": exact_time(d.first_attempt_ms),
+                    "last_attempt_at": exact_time(d.last_attempt_ms),
+                    "next_attempt_at": exact_time(d.next_attempt_ms),
+                    "created_at": exact_time(d.created_ms),
+                    "attempts": attempts_by_delivery[d.id],
+                }
+            )
+            for d in await deliveries.list_all(db)
+        ],
+    }

@@ -1,0 +1,62 @@
+"""/_control/fixtures (load) and /_control/export (dump)."""
+
+from __future__ import annotations
+
+import yaml
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..api.common import MAX_BODY_BYTES, json_response
+from ..errors import HarborError
+from . import fixtures
+from .auth import control
+from .export import export_state
+
+MAX_FIXTURES_BYTES = 16 * MAX_BODY_BYTES
+
+
+async def _read(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FIXTURES_BYTES:
+            raise HarborError("payload_too_large", "Fixtures documents are limited to 16 MB.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@control
+async def load_fixtures(request: Request) -> Response:
+    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    media_type = media_type.lower()
+    if media_type in fixtures.YAML_MEDIA_TYPES:
+        yaml_syntax = True
+    elif media_type == "application/json" or media_type.endswith("+json"):
+        yaml_syntax = False
+    else:
+        raise HarborError(
+            "unsupported_media_type",
+            "Send fixtures as application/json or application/yaml.",
+        )
+    summary = await fixtures.load(
+        request.app.state, await _read(request), source="request body", yaml_syntax=yaml_syntax
+    )
+    return json_response(summary, 201)
+
+
+@control
+async def export(request: Request) -> Response:
+    state = request.app.state
+    document = await export_state(state.db, state.clock)
+    wants = request.query_params.get("format") or request.headers.get("accept", "")
+    if "yaml" in wants:
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        return Response(text, media_type="application/yaml")
+    return json_response(document)
+
+
+routes = [
+    Route("/_control/fixtures", load_fixtures, methods=["POST"]),
+    Route("/_control/export", export, methods=["GET"]),
+]
