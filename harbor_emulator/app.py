@@ -26,7 +26,7 @@ from .api import subscriptions as subscriptions_api
 from .api import webhooks as webhooks_api
 from .clock import Clock, format_ms
 from .config import Config
-from .control import clock_routes, delivery_routes, settings
+from .control import clock_routes, delivery_routes, faults, settings, sinks
 from .control.auth import control
 from .delivery.scheduler import Scheduler
 from .delivery.sender import Sender
@@ -160,6 +160,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
             state.limiter = RateLimiter(config.rate_limit)
             state.idempotency = IdempotencyGuard()
             state.reset_hooks = []
+            state.sinks = sinks.SinkRegistry(state.clock)
+            state.faults = faults.FaultRegistry(state.clock, state.ids)
+            state.reset_hooks += [state.sinks.reset, state.faults.reset]
             state.scheduler = Scheduler(
                 db,
                 state.clock,
@@ -187,6 +190,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         *settings.routes,
         *delivery_routes.routes,
         *replays_api.routes,
+        *sinks.routes,
+        *faults.routes,
         *events_api.routes,
         *deliveries_api.routes,
         *webhooks_api.routes,
