@@ -227,7 +227,7 @@ class SinkEndpoint:
         if answer.delay_ms:
             # A slow receiver is simulated in host time: delivery timeouts are host time.
             await asyncio.sleep(answer.delay_ms / 1000)
-        no_body = request.method == "HEAD" or answer.status < 200 or answer.status in (204, 304)
+        no_body = request.method == "HEAD" or answer.status in (204, 304)
         response = Response(
             b"" if no_body else answer.body.encode("utf-8"),
             status_code=answer.status,
@@ -305,7 +305,8 @@ def parse_script(body: dict[str, Any]) -> list[ScriptedResponse]:
             )
         script.append(
             ScriptedResponse(
-                status=_int_in(item.get("status", 200), 100, 599, f"{param}.status"),
+                # 1xx are interim answers in HTTP: sent as final they break the exchange.
+                status=_int_in(item.get("status", 200), 200, 599, f"{param}.status"),
                 delay_ms=_int_in(item.get("delay_ms", 0), 0, MAX_DELAY_MS, f"{param}.delay_ms"),
                 body=answer_body,
                 headers=_scripted_headers(item.get("headers", {}), f"{param}.headers"),
