@@ -377,12 +377,14 @@ def sinks_show(emulator: Emulator, name: str, as_json: bool) -> None:
         click.echo(f"sink {name}: no requests")
         return
     for request in received:
-        event_type = request.headers.get("harbor-event-type", "")
         body = request.body if len(request.body) <= 80 else request.body[:77] + "..."
-        click.echo(
-            f"{_rfc3339(request.received_at)}  {request.method} {request.path}  "
-            f"{event_type}  {body}".rstrip()
+        parts = (
+            _rfc3339(request.received_at),
+            f"{request.method} {request.path}",
+            request.headers.get("harbor-event-type", ""),
+            body,
         )
+        click.echo("  ".join(part for part in parts if part))
 
 
 @sinks.command("clear")
