@@ -172,6 +172,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
                     timeout_seconds=config.delivery_timeout_seconds,
                 ),
                 concurrency=config.delivery_concurrency,
+                take_fault=state.faults.take_delivery_fault,
             )
             state.time_travel = state.scheduler.advance_to
             state.scheduler.start()

@@ -331,3 +331,34 @@ def test_control_token_guards_fault_routes(emulator_factory: Any) -> None:
         "POST", "/faults", json=spec, headers={"Authorization": "Bearer T"}
     )
     assert authorized.status_code == 201
+
+
+# -- with the delivery engine -------------------------------------------------------------
+
+
+def _attempts(api: httpx.Client, delivery_id: str) -> list[dict[str, Any]]:
+    return api.get(f"/v1/deliveries/{delivery_id}/attempts").json()["data"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code", "error"), [(503, 503, None), ("timeout", None, "timeout")]
+)
+def test_delivery_fault_is_recorded_without_calling_the_receiver(
+    emulator: Emulator, api: httpx.Client, outcome: Any, code: int | None, error: str | None
+) -> None:
+    sink_url = f"{emulator.url}/_sink/faulted"
+    hook = api.post("/v1/webhooks", json={"url": sink_url, "events": ["*"]}).json()
+    _add(emulator, target="delivery", endpoint_id=hook["id"], outcome=outcome, count=1)
+    api.post("/v1/events", json=EVENT)
+    assert emulator.control("POST", "/deliveries/drain").json()["drained"] is True
+
+    assert emulator.control("GET", "/sinks/faulted").json()["data"] == []
+    [delivery] = api.get("/v1/deliveries").json()["data"]
+    [attempt] = _attempts(api, delivery["id"])
+    assert (attempt["response_code"], attempt["error"]) == (code, error)
+    assert delivery["status"] == "pending"
+
+    emulator.advance(300)
+    assert len(emulator.control("GET", "/sinks/faulted").json()["data"]) == 1
+    assert api.get(f"/v1/deliveries/{delivery['id']}").json()["status"] == "succeeded"
+    assert [a["response_code"] for a in _attempts(api, delivery["id"])] == [200, code]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -280,3 +281,34 @@ def test_sinks_are_not_rate_limited_even_with_an_api_key(guarded: Emulator) -> N
         first = api.post("/v1/events", json={"type": "a", "payload": {}})
         second = api.post("/v1/events", json={"type": "a", "payload": {}})
     assert (first.status_code, second.status_code) == (201, 429)
+
+
+# -- with the delivery engine -------------------------------------------------------------
+
+
+def test_deliveries_land_in_a_sink_and_follow_its_script(
+    emulator: Emulator, api: httpx.Client
+) -> None:
+    hook = api.post(
+        "/v1/webhooks", json={"url": f"{emulator.url}/_sink/orders", "events": ["order.*"]}
+    )
+    assert hook.status_code == 201, hook.text
+    emulator.control("PUT", "/sinks/orders", json={"responses": [{"status": 500, "body": "no"}]})
+    event = api.post("/v1/events", json={"type": "order.paid", "payload": {"n": 1}}).json()
+    assert emulator.control("POST", "/deliveries/drain").json()["drained"] is True
+
+    [first] = _received(emulator, "orders")
+    assert (first["method"], first["path"]) == ("POST", "/_sink/orders")
+    assert first["headers"]["harbor-attempt"] == "1"
+    assert first["headers"]["harbor-event-type"] == "order.paid"
+    envelope = json.loads(first["body"])
+    assert (envelope["type"], envelope["data"]["id"]) == ("order.paid", event["id"])
+    [delivery] = api.get("/v1/deliveries").json()["data"]
+    assert (delivery["status"], delivery["response_code"]) == ("pending", 500)
+
+    emulator.advance(300)
+    received = _received(emulator, "orders")
+    assert [r["headers"]["harbor-attempt"] for r in received] == ["1", "2"]
+    assert received[1]["body"] == first["body"]
+    delivery = api.get(f"/v1/deliveries/{delivery['id']}").json()
+    assert (delivery["status"], delivery["response_code"]) == ("succeeded", 200)
