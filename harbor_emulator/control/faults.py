@@ -210,7 +210,7 @@ def _api_fields(spec: dict[str, Any]) -> dict[str, Any]:
     ):
         raise _invalid("path", "'path' must start with '/' and may end in '*' to match a prefix.")
     error_code = _required(spec, "error_code")
-    if error_code not in STATUS_BY_CODE:
+    if not isinstance(error_code, str) or error_code not in STATUS_BY_CODE:
         raise _invalid("error_code", f"Unknown error code {str(error_code)[:100]!r}.")
     retry_after_ms = spec.get("retry_after_ms")
     if retry_after_ms is not None:

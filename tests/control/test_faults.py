@@ -156,6 +156,8 @@ def test_probability_bounds(emulator: Emulator, api: httpx.Client) -> None:
         ({"target": "disk"}, "invalid_parameter", "target"),
         ({"target": "api"}, "missing_parameter", "error_code"),
         ({"target": "api", "error_code": "teapot"}, "invalid_parameter", "error_code"),
+        ({"target": "api", "error_code": ["not_found"]}, "invalid_parameter", "error_code"),
+        ({"target": ["api"], "error_code": "not_found"}, "invalid_parameter", "target"),
         ({"target": "api", "error_code": "not_found", "x": 1}, "invalid_parameter", "x"),
         ({"target": "api", "error_code": "not_found", "path": "v1"}, "invalid_parameter", "path"),
         ({"target": "api", "error_code": "not_found", "path": "/*/x"}, "invalid_parameter", "path"),
