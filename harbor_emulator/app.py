@@ -27,7 +27,15 @@ from .api import subscriptions as subscriptions_api
 from .api import webhooks as webhooks_api
 from .clock import Clock, format_ms
 from .config import Config
-from .control import clock_routes, delivery_routes, fixture_routes, fixtures, settings
+from .control import (
+    clock_routes,
+    delivery_routes,
+    faults,
+    fixture_routes,
+    fixtures,
+    settings,
+    sinks,
+)
 from .control.auth import control
 from .delivery.scheduler import Scheduler
 from .delivery.sender import Sender
@@ -162,6 +170,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
             state.limiter = RateLimiter(config.rate_limit)
             state.idempotency = IdempotencyGuard()
             state.reset_hooks = []
+            state.sinks = sinks.SinkRegistry(state.clock)
+            state.faults = faults.FaultRegistry(state.clock, state.ids)
+            state.reset_hooks += [state.sinks.reset, state.faults.reset]
             state.scheduler = Scheduler(
                 db,
                 state.clock,
@@ -171,6 +182,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
                     timeout_seconds=config.delivery_timeout_seconds,
                 ),
                 concurrency=config.delivery_concurrency,
+                take_fault=state.faults.take_delivery_fault,
             )
             state.time_travel = state.scheduler.advance_to
             try:
@@ -196,6 +208,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         *fixture_routes.routes,
         *delivery_routes.routes,
         *replays_api.routes,
+        *sinks.routes,
+        *faults.routes,
         *events_api.routes,
         *deliveries_api.routes,
         *webhooks_api.routes,

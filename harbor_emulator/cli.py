@@ -14,6 +14,7 @@ import click
 import uvicorn
 
 from . import __version__
+from .cli_remote import COMMANDS as REMOTE_COMMANDS
 from .config import DEFAULT_HOST, DEFAULT_PORT, Config
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -201,6 +202,10 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+for _command in REMOTE_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

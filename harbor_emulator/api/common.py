@@ -35,6 +35,9 @@ def v1(scope: str) -> Callable[[Handler], Handler]:
         @wraps(handler)
         async def run(request: Request) -> Response:
             state = request.app.state
+            # Injected faults come first: they stand for an outage in front of the API.
+            if fault := state.faults.take_api_fault(request.method, request.url.path):
+                raise fault
             principal = state.keys.authenticate(request.headers.get("authorization"))
             state.limiter.take(principal.key)
             principal.require(scope)

@@ -1,0 +1,352 @@
+"""A small sync client of a running emulator: the control API and the /v1 calls tests need.
+
+    emulator = Emulator("http://127.0.0.1:4280", api_key="hb_test_demo")
+    emulator.reset()
+    emulator.trigger("order.paid", {"order_id": "o_1"})
+    emulator.clock.advance("5m")
+    emulator.drain()
+    assert emulator.sink("orders").requests[0].headers["harbor-attempt"] == "2"
+
+Server errors raise HarborAPIError; an emulator that cannot be reached raises
+EmulatorUnreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:4280"
+YAML_MEDIA_TYPE = "application/yaml"
+
+
+class HarborAPIError(Exception):
+    """An error answer from the emulator: `{"error": {code, message, param, request_id}}`."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        param: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.param = param
+        self.request_id = request_id
+        super().__init__(f"{code}: {message}")
+
+
+class EmulatorUnreachable(ConnectionError):
+    """Nothing answered at the emulator's URL (not started, wrong port, or stopped)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(f"cannot reach the emulator at {url}: {reason}")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True, slots=True)
+class ClockReading:
+    now: datetime
+    frozen: bool
+    offset_seconds: float
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> ClockReading:
+        return cls(_parse_time(body["now"]), bool(body["frozen"]), float(body["offset_seconds"]))
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRequest:
+    """One request a built-in sink received; `headers` has lower-case names."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str
+    received_at: datetime
+    truncated: bool
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> SinkRequest:
+        return cls(
+            method=body["method"],
+            path=body["path"],
+            headers=dict(body["headers"]),
+            body=body["body"],
+            received_at=_parse_time(body["received_at"]),
+            truncated=bool(body.get("truncated", False)),
+        )
+
+
+class Emulator:
+    """A running emulator. `control_token` is sent to /_control, `api_key` to /v1."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        control_token: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.control_token = control_token
+        self.api_key = api_key
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        self.clock = ClockControl(self)
+        self.faults = FaultControl(self)
+
+    # -- plumbing ------------------------------------------------------------------
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = None,
+        expect_json: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Send one request; /_control gets the control token, anything else `key`."""
+        token = self.control_token if path.startswith("/_control") else key
+        if token:
+            kwargs["headers"] = {"Authorization": f"Bearer {token}", **kwargs.get("headers", {})}
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            # Connection refused, reset or timed out: no answer to turn into an error body.
+            raise EmulatorUnreachable(self.url, str(exc) or type(exc).__name__) from None
+        if response.is_error:
+            raise _api_error(response)
+        if not expect_json or response.status_code == 204:
+            return None
+        return response.json()
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.request(method, f"/_control{path}", **kwargs)
+
+    def _key(self, key: str | None) -> str:
+        chosen = key or self.api_key
+        if not chosen:
+            raise ValueError("This call uses the /v1 API: pass key= or Emulator(api_key=...).")
+        return chosen
+
+    # -- control API ---------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self.control("GET", "/health")
+
+    def wait_healthy(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Poll /_control/health until it answers; raise EmulatorUnreachable after `timeout`."""
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while True:
+            try:
+                return self.health()
+            except EmulatorUnreachable:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                # Polling is the only way to see a process come up; back off to 0.25 s.
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 0.25)
+
+    def reset(self) -> dict[str, Any]:
+        return self.control("POST", "/reset")
+
+    def load_fixtures(self, fixtures: Mapping[str, Any] | str | os.PathLike[str]) -> Any:
+        """Load a fixtures document: a dict (sent as JSON) or a .json/.yaml/.yml file."""
+        if isinstance(fixtures, Mapping):
+            return self.control("POST", "/fixtures", json=dict(fixtures))
+        path = Path(fixtures)
+        media_type = (
+            YAML_MEDIA_TYPE if path.suffix.lower() in (".yaml", ".yml") else "application/json"
+        )
+        return self.control(
+            "POST",
+            "/fixtures",
+            content=path.read_bytes(),
+            headers={"Content-Type": media_type},
+        )
+
+    def export(self) -> dict[str, Any]:
+        return self.control("GET", "/export")
+
+    def drain(self, timeout_seconds: float = 10.0) -> dict[str, Any]:
+        """Wait until no delivery attempt is due or in flight: `{"drained", "pending"}`."""
+        return self.control(
+            "POST",
+            "/deliveries/drain",
+            json={"timeout_seconds": timeout_seconds},
+            # The server may hold the request for timeout_seconds; leave room to answer.
+            timeout=timeout_seconds + 10,
+        )
+
+    def sink(self, name: str) -> Sink:
+        return Sink(self, name)
+
+    # -- /v1 -------------------------------------------------------------------------
+    def trigger(
+        self,
+        event_type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        workspace_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Create an event (POST /v1/events) and return it."""
+        body: dict[str, Any] = {"type": event_type, "payload": dict(data or {})}
+        if workspace_id is not None:
+            body["workspace_id"] = workspace_id
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self.request("POST", "/v1/events", key=self._key(key), json=body, headers=headers)
+
+    def deliveries(self, *, key: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """One page of GET /v1/deliveries, newest first; filters: status, event_id,
+        webhook_id, destination_id, workspace_id, limit, cursor."""
+        params = {name: value for name, value in filters.items() if value is not None}
+        page = self.request("GET", "/v1/deliveries", key=self._key(key), params=params)
+        return list(page["data"])
+
+
+class ClockControl:
+    """The emulator clock, through /_control/clock."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+
+    def get(self) -> ClockReading:
+        return ClockReading.from_json(self._emulator.control("GET", "/clock"))
+
+    def now(self) -> datetime:
+        return self.get().now
+
+    def advance(self, by: str | float | timedelta) -> ClockReading:
+        """Move forward by "1h30m", a number of seconds or a timedelta, running every
+        delivery attempt that falls due on the way."""
+        if isinstance(by, str):
+            body: dict[str, Any] = {"duration": by}
+        elif isinstance(by, timedelta):
+            body = {"seconds": by.total_seconds()}
+        else:
+            body = {"seconds": by}
+        return ClockReading.from_json(self._emulator.control("POST", "/clock/advance", json=body))
+
+    def set(self, now: str | datetime) -> ClockReading:
+        """Move forward to `now` (RFC 3339 text or an aware datetime); never backwards."""
+        if isinstance(now, datetime):
+            moment = now if now.tzinfo else now.replace(tzinfo=UTC)
+            now = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        reply = self._emulator.control("POST", "/clock/set", json={"now": now})
+        return ClockReading.from_json(reply)
+
+    def freeze(self) -> ClockReading:
+        return ClockReading.from_json(self._emulator.control("POST", "/clock/freeze"))
+
+    def unfreeze(self) -> ClockReading:
+        return ClockReading.from_json(self._emulator.control("POST", "/clock/unfreeze"))
+
+
+class Sink:
+    """A built-in receiver at `{url}/_sink/{name}`."""
+
+    def __init__(self, emulator: Emulator, name: str) -> None:
+        self._emulator = emulator
+        self.name = name
+        self._path = f"/sinks/{quote(name, safe='')}"
+
+    @property
+    def url(self) -> str:
+        """The URL to give a webhook or destination so its deliveries land here."""
+        return f"{self._emulator.url}/_sink/{quote(self.name, safe='')}"
+
+    @property
+    def requests(self) -> list[SinkRequest]:
+        """What arrived, oldest first (fetched on each access)."""
+        page = self._emulator.control("GET", self._path)
+        return [SinkRequest.from_json(item) for item in page["data"]]
+
+    def script(self, responses: Sequence[Mapping[str, Any] | int]) -> dict[str, Any]:
+        """Answer the next requests in order: a status (`500`) or `{"status", "delay_ms",
+        "body", "headers"}` each; then 200 "ok" again."""
+        answers = [{"status": r} if isinstance(r, int) else dict(r) for r in responses]
+        return self._emulator.control("PUT", self._path, json={"responses": answers})
+
+    def clear(self) -> None:
+        self._emulator.control("DELETE", self._path)
+
+
+class FaultControl:
+    """Injected API and delivery faults, through /_control/faults."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+
+    def add(self, **spec: Any) -> dict[str, Any]:
+        """`add(target="api", path="/v1/events", error_code="rate_limit_exceeded", count=1)`
+        or `add(target="delivery", endpoint_id="wh_…", outcome="timeout", count=2)`."""
+        return self._emulator.control("POST", "/faults", json=spec)
+
+    def list(self) -> list[dict[str, Any]]:
+        return list(self._emulator.control("GET", "/faults")["data"])
+
+    def clear(self) -> None:
+        self._emulator.control("DELETE", "/faults")
+
+    def remove(self, fault_id: str) -> None:
+        self._emulator.control("DELETE", f"/faults/{quote(fault_id, safe='')}")
+
+
+def _api_error(response: httpx.Response) -> HarborAPIError:
+    try:
+        error = response.json()["error"]
+        return HarborAPIError(
+            response.status_code,
+            str(error["code"]),
+            str(error["message"]),
+            error.get("param"),
+            error.get("request_id"),
+        )
+    except (ValueError, KeyError, TypeError):
+        # Not the emulator's error shape (e.g. a proxy in between): keep what there is.
+        return HarborAPIError(
+            response.status_code,
+            f"http_{response.status_code}",
+            response.text[:200] or response.reason_phrase,
+            None,
+            response.headers.get("harbor-request-id"),
+        )

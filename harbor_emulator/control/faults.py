@@ -1,0 +1,301 @@
+"""Injected faults: make /v1 requests fail with a chosen error, or delivery attempts fail
+with a chosen outcome, a number of times or at random with a seed.
+
+The registry is consulted by the /v1 pipeline (`take_api_fault`, before authentication)
+and by the delivery engine (`take_delivery_fault`, once per attempt, before sending).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..api.common import check_fields, json_response, parse_json_object, read_body
+from ..clock import Clock, format_ms
+from ..errors import STATUS_BY_CODE, HarborError
+from ..ids import IdFactory
+from .auth import control
+
+MAX_FAULTS = 1_000
+MAX_COUNT = 1_000_000
+MAX_RETRY_AFTER_MS = 86_400_000
+DEFAULT_RETRY_AFTER_MS = 1_000
+DELIVERY_ERRORS = ("timeout", "connection_error")
+
+_METHOD = re.compile(r"[A-Za-z]{1,16}")
+_ENDPOINT_ID = re.compile(r"(wh|dest)_[A-Za-z0-9]{1,64}")
+_API_FIELDS = ("target", "method", "path", "error_code", "retry_after_ms")
+_DELIVERY_FIELDS = ("target", "endpoint_id", "outcome")
+_TRIGGER_FIELDS = ("count", "probability", "seed")
+
+# What a delivery attempt records instead of calling the receiver: an error name
+# ("timeout", "connection_error") or the HTTP status the receiver "answered".
+DeliveryOutcome = str | int
+
+
+@dataclass(slots=True)
+class Fault:
+    """One fault. `remaining` is None when it fires without a count (always, or at random)."""
+
+    id: str
+    target: Literal["api", "delivery"]
+    created_ms: int
+    # api
+    method: str | None = None
+    path: str | None = None
+    error_code: str | None = None
+    retry_after_ms: int | None = None
+    # delivery
+    endpoint_id: str | None = None
+    outcome: DeliveryOutcome | None = None
+    # when it fires
+    remaining: int | None = None
+    probability: float | None = None
+    seed: int | None = None
+    fired_count: int = 0
+    # Each fault draws from its own generator, so one fault's sequence does not depend on
+    # how many other faults were consulted: a seed reproduces the same failures.
+    rng: random.Random | None = field(default=None, repr=False)
+
+    def matches_api(self, method: str, path: str) -> bool:
+        if self.target != "api" or (self.method is not None and self.method != method):
+            return False
+        if self.path is None:
+            return True
+        if self.path.endswith("*"):
+            return path.startswith(self.path[:-1])
+        return path == self.path
+
+    def fire(self) -> bool:
+        """Decide whether this matching call fails, and count it if so."""
+        if self.remaining == 0:
+            return False
+        if self.rng is not None and self.rng.random() >= (self.probability or 0.0):
+            return False
+        if self.remaining is not None:
+            self.remaining -= 1
+        self.fired_count += 1
+        return True
+
+    def _retry_after_ms(self) -> int:
+        return DEFAULT_RETRY_AFTER_MS if self.retry_after_ms is None else self.retry_after_ms
+
+    def error(self) -> HarborError:
+        assert self.error_code is not None
+        if self.error_code == "rate_limit_exceeded":
+            retry_after_ms = self._retry_after_ms()
+            return HarborError(
+                "rate_limit_exceeded",
+                f"Too many requests for this API key; retry after {retry_after_ms} ms.",
+                headers={"Retry-After": str(math.ceil(retry_after_ms / 1000))},
+                extra={"retry_after_ms": retry_after_ms},
+            )
+        return HarborError(self.error_code)
+
+    def render(self) -> dict[str, Any]:
+        rendered: dict[str, Any] = {"id": self.id, "object": "fault", "target": self.target}
+        if self.target == "api":
+            rendered |= {"method": self.method, "path": self.path, "error_code": self.error_code}
+            if self.error_code == "rate_limit_exceeded":
+                rendered["retry_after_ms"] = self._retry_after_ms()
+        else:
+            rendered |= {"endpoint_id": self.endpoint_id, "outcome": self.outcome}
+        return rendered | {
+            "probability": self.probability,
+            "seed": self.seed,
+            "remaining": self.remaining,
+            "fired_count": self.fired_count,
+            "created_at": format_ms(self.created_ms),
+        }
+
+
+class FaultRegistry:
+    """The faults of one app, in creation order: the first that matches and fires wins."""
+
+    def __init__(self, clock: Clock, ids: IdFactory) -> None:
+        self._clock = clock
+        self._ids = ids
+        self._faults: dict[str, Fault] = {}
+
+    def add(self, spec: dict[str, Any]) -> Fault:
+        """Validate a fault spec (the body of POST /_control/faults) and register it."""
+        if len(self._faults) >= MAX_FAULTS:
+            raise HarborError(
+                "invalid_parameter",
+                f"At most {MAX_FAULTS} faults at once; delete some first.",
+                param="target",
+            )
+        now_ms = self._clock.now_ms()
+        fault = parse_fault(spec, self._ids.new("flt", now_ms), now_ms)
+        self._faults[fault.id] = fault
+        return fault
+
+    def list(self) -> list[Fault]:
+        return list(self._faults.values())
+
+    def remove(self, fault_id: str) -> bool:
+        return self._faults.pop(fault_id, None) is not None
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    async def reset(self) -> None:
+        """The reset hook: POST /_control/reset removes every fault."""
+        self.clear()
+
+    def take_api_fault(self, method: str, path: str) -> HarborError | None:
+        """The error a /v1 request must fail with, if a fault fires for it."""
+        for fault in self._faults.values():
+            if fault.matches_api(method.upper(), path) and fault.fire():
+                return fault.error()
+        return None
+
+    def take_delivery_fault(self, endpoint_id: str) -> DeliveryOutcome | None:
+        """The outcome the next delivery attempt to `endpoint_id` records instead of
+        calling the receiver, if a fault fires for it; called once per attempt."""
+        for fault in self._faults.values():
+            if fault.target == "delivery" and fault.endpoint_id == endpoint_id and fault.fire():
+                return fault.outcome
+        return None
+
+
+# -- validation ---------------------------------------------------------------------
+
+
+def _invalid(param: str, message: str) -> HarborError:
+    return HarborError("invalid_parameter", message, param=param)
+
+
+def _required(spec: dict[str, Any], name: str) -> Any:
+    if spec.get(name) is None:
+        raise HarborError("missing_parameter", f"'{name}' is required.", param=name)
+    return spec[name]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_fault(spec: dict[str, Any], fault_id: str, now_ms: int) -> Fault:
+    target = _required(spec, "target")
+    if target == "api":
+        check_fields(spec, _API_FIELDS + _TRIGGER_FIELDS)
+        fault = Fault(fault_id, "api", now_ms, **_api_fields(spec))
+    elif target == "delivery":
+        check_fields(spec, _DELIVERY_FIELDS + _TRIGGER_FIELDS)
+        fault = Fault(fault_id, "delivery", now_ms, **_delivery_fields(spec))
+    else:
+        raise _invalid("target", "'target' must be 'api' or 'delivery'.")
+    _set_trigger(fault, spec)
+    return fault
+
+
+def _api_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    method = spec.get("method")
+    if method is not None and (not isinstance(method, str) or not _METHOD.fullmatch(method)):
+        raise _invalid("method", "'method' must be an HTTP method such as POST.")
+    path = spec.get("path")
+    if path is not None and (
+        not isinstance(path, str)
+        or not path.startswith("/")
+        or len(path) > 2048
+        or "*" in path[:-1]
+    ):
+        raise _invalid("path", "'path' must start with '/' and may end in '*' to match a prefix.")
+    error_code = _required(spec, "error_code")
+    if not isinstance(error_code, str) or error_code not in STATUS_BY_CODE:
+        raise _invalid("error_code", f"Unknown error code {str(error_code)[:100]!r}.")
+    retry_after_ms = spec.get("retry_after_ms")
+    if retry_after_ms is not None:
+        if error_code != "rate_limit_exceeded":
+            raise _invalid("retry_after_ms", "'retry_after_ms' goes with rate_limit_exceeded.")
+        if not _is_int(retry_after_ms) or not 0 <= retry_after_ms <= MAX_RETRY_AFTER_MS:
+            raise _invalid("retry_after_ms", f"'retry_after_ms' must be 0 to {MAX_RETRY_AFTER_MS}.")
+    return {
+        "method": method.upper() if method else None,
+        "path": path,
+        "error_code": error_code,
+        "retry_after_ms": retry_after_ms,
+    }
+
+
+def _delivery_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    endpoint_id = _required(spec, "endpoint_id")
+    if not isinstance(endpoint_id, str) or not _ENDPOINT_ID.fullmatch(endpoint_id):
+        raise _invalid("endpoint_id", "'endpoint_id' must be a webhook (wh_…) or destination id.")
+    outcome = _required(spec, "outcome")
+    valid_status = _is_int(outcome) and 100 <= outcome <= 599
+    if not valid_status and outcome not in DELIVERY_ERRORS:
+        raise _invalid(
+            "outcome", "'outcome' must be 'timeout', 'connection_error' or an HTTP status."
+        )
+    return {"endpoint_id": endpoint_id, "outcome": outcome}
+
+
+def _set_trigger(fault: Fault, spec: dict[str, Any]) -> None:
+    count, probability, seed = spec.get("count"), spec.get("probability"), spec.get("seed")
+    if count is not None and probability is not None:
+        raise _invalid("probability", "Send 'count' or 'probability', not both.")
+    if count is not None:
+        if not _is_int(count) or not 1 <= count <= MAX_COUNT:
+            raise _invalid("count", f"'count' must be an integer from 1 to {MAX_COUNT}.")
+        fault.remaining = count
+    if seed is not None:
+        if probability is None:
+            raise _invalid("seed", "'seed' goes with 'probability'.")
+        if not _is_int(seed) or abs(seed) >= 2**63:
+            raise _invalid("seed", "'seed' must be a 64-bit integer.")
+    if probability is not None:
+        if (
+            isinstance(probability, bool)
+            or not isinstance(probability, int | float)
+            or not 0 <= probability <= 1
+        ):
+            raise _invalid("probability", "'probability' must be a number from 0 to 1.")
+        fault.probability = float(probability)
+        fault.seed = seed
+        fault.rng = random.Random(seed)
+
+
+# -- /_control/faults ---------------------------------------------------------------
+
+
+@control
+async def create_fault(request: Request) -> Response:
+    fault = request.app.state.faults.add(parse_json_object(await read_body(request)))
+    return json_response(fault.render(), 201)
+
+
+@control
+async def list_faults(request: Request) -> Response:
+    data = [fault.render() for fault in request.app.state.faults.list()]
+    return json_response({"object": "list", "data": data, "has_more": False, "next_cursor": None})
+
+
+@control
+async def clear_faults(request: Request) -> Response:
+    request.app.state.faults.clear()
+    return Response(status_code=204)
+
+
+@control
+async def delete_fault(request: Request) -> Response:
+    fault_id = str(request.path_params["id"])
+    if not request.app.state.faults.remove(fault_id):
+        raise HarborError("not_found", f"No fault {fault_id[:100]}.")
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/_control/faults", create_fault, methods=["POST"]),
+    Route("/_control/faults", list_faults, methods=["GET"]),
+    Route("/_control/faults", clear_faults, methods=["DELETE"]),
+    Route("/_control/faults/{id}", delete_fault, methods=["DELETE"]),
+]
