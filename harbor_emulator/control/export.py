@@ -67,6 +67,7 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
             else json.loads(endpoint.retry_policy_json),
             "status": endpoint.status,
             "created_at": exact_time(endpoint.created_ms),
+            "updated_at": exact_time(endpoint.updated_ms),
             "deleted_at": exact_time(endpoint.deleted_ms),
             "signing_keys": [_drop_none(k) for k in keys],
         }

@@ -264,7 +264,7 @@ class Loader:
             else compact_json(policy_to_json(policy), "retry_policy"),
             status=entry.get("status", "active"),
             created_ms=created,
-            updated_ms=created,
+            updated_ms=self.time(entry.get("updated_at"), f"{path}.updated_at", created) or created,
             deleted_ms=self.time(entry.get("deleted_at"), f"{path}.deleted_at"),
         )
         self.plan.endpoints.append((endpoint, self._keys(entry, path, endpoint)))
