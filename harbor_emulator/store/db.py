@@ -1,10 +1,9 @@
 """Opening the SQLite file, migrations, and the two ways in: reads and group-committed writes.
 
 One writer connection runs every write. Writes are queued and the writer takes all that
-queued up while the previous commit ran into one transaction, each inside its own
-savepoint, so one fsync covers many requests and no request waits on a timer. A second
-connection serves reads; in WAL mode it sees only committed data, so a read never observes
-a half-done write.
+queued up while the previous commit ran into one transaction, so one fsync covers many
+requests and no request waits on a timer. A second connection serves reads; in WAL mode it
+sees only committed data, so a read never observes a half-done write.
 """
 
 from __future__ import annotations
@@ -54,6 +53,14 @@ class Tx:
 
 
 WriteWork = Callable[[Tx], Awaitable[T]]
+
+
+class _WorkFailed(Exception):
+    """A write function raised: its transaction was rolled back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Database:
@@ -146,42 +153,44 @@ class Database:
             await self._run_batch(batch)
 
     async def _run_batch(self, batch: list[tuple[WriteWork[Any], asyncio.Future[Any]]]) -> None:
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        use_savepoints = len(batch) > 1
+        """Commit the whole batch at once; if one write fails, run each on its own.
+
+        Writes are validated before they are queued, so a failure here is rare; taking the
+        batch optimistically saves a savepoint round trip per write on the hot path.
+        """
         try:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            for work, future in batch:
-                if use_savepoints:
-                    await self._writer.execute("SAVEPOINT work")
-                try:
-                    result = await work(self._tx)
-                except Exception as exc:  # handed to the caller, who renders or raises it
-                    if use_savepoints:
-                        await self._writer.execute("ROLLBACK TO work")
-                        await self._writer.execute("RELEASE work")
-                    else:
-                        await self._writer.execute("ROLLBACK")
-                        await self._writer.execute("BEGIN IMMEDIATE")
-                    outcomes.append((future, None, exc))
-                    continue
-                if use_savepoints:
-                    await self._writer.execute("RELEASE work")
-                outcomes.append((future, result, None))
-            await self._writer.execute("COMMIT")
+            results = await self._transaction([work for work, _ in batch])
+        except _WorkFailed as failed:
+            if len(batch) > 1:
+                for item in batch:
+                    await self._run_batch([item])
+            elif not batch[0][1].done():
+                batch[0][1].set_exception(failed.error)
+            return
         except Exception as exc:
             log.exception("write transaction failed; %d writes rolled back", len(batch))
-            await self._rollback_quietly()
             for _work, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for future, result, error in outcomes:
-            if future.done():  # the caller went away; the write still happened
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
+        for (_work, future), result in zip(batch, results, strict=True):
+            if not future.done():  # else the caller went away; the write still happened
                 future.set_result(result)
+
+    async def _transaction(self, works: list[WriteWork[Any]]) -> list[Any]:
+        await self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            results = []
+            for work in works:
+                try:
+                    results.append(await work(self._tx))
+                except Exception as exc:  # handed to the caller, who renders or raises it
+                    raise _WorkFailed(exc) from exc
+            await self._writer.execute("COMMIT")
+        except BaseException:
+            await self._rollback_quietly()
+            raise
+        return results
 
     async def _rollback_quietly(self) -> None:
         try:
