@@ -326,3 +326,20 @@ def test_delivery_reads_errors(api: httpx.Client) -> None:
     assert error_of(api.get("/v1/deliveries/dlv_nope"))["code"] == "delivery_not_found"
     assert error_of(api.get("/v1/deliveries", params={"status": "odd"}))["param"] == "status"
     assert api.get("/v1/deliveries", params={"event_id": "evt_nope"}).json()["data"] == []
+
+
+def test_running_clock_sends_retries_when_due(
+    emulator: Emulator, api: httpx.Client, receiver: Receiver
+) -> None:
+    # No advance: the scheduler sleeps until the retry falls due on the running clock.
+    receiver.respond_with(500)
+    _webhook(api, receiver.url, retry_policy={"schedule_seconds": [1], "max_age_seconds": 60})
+    _event(api)
+    receiver.wait_for(2, timeout=20)
+    first, second = receiver.requests
+    assert second.received_at - first.received_at >= 0.9
+    _drain(emulator)
+    delivery = _only_delivery(api)
+    assert delivery["status"] == "succeeded" and delivery["attempt_count"] == 2
+    attempts = _attempts(api, delivery["id"])
+    assert _at(attempts[1]["attempted_at"]) - _at(attempts[0]["attempted_at"]) in (1, 2)
