@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harbor_emulator import signing
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,10 +196,25 @@ def test_binary_serves_the_api_with_no_python_around(running: RunningBinary) -> 
         )
         assert loaded.status_code == 200, loaded.text  # defined by FIXTURES
 
-        # DELIVERY THROUGH THE BINARY: once the delivery engine and /_sink are on main,
-        # extend this scenario here: create a webhook to f"{url}/_sink/bin", post an
-        # event, advance the clock past a scheduled retry, and check the sink's signed
-        # requests. That proves httpx's sending path is bundled too.
+        # Delivery through the binary: httpx's sending path and the scheduler are bundled.
+        headers = {"Authorization": f"Bearer {TEST_KEY}"}
+        client.put("/_control/sinks/bin", json={"responses": [{"status": 500}]})
+        client.post("/_control/clock/freeze")
+        webhook = client.post(
+            "/v1/webhooks",
+            headers=headers,
+            json={"url": f"{url}/_sink/bin", "events": ["order.*"]},
+        ).json()
+        client.post("/v1/events", headers=headers, json={"type": "order.paid", "payload": {}})
+        drained = client.post("/_control/deliveries/drain", json={"timeout_seconds": 20})
+        assert drained.json()["drained"] is True
+        client.post("/_control/clock/advance", json={"duration": "5m"})
+        arrived = client.get("/_control/sinks/bin").json()["data"]
+        assert [r["headers"]["harbor-attempt"] for r in arrived] == ["1", "2"]
+        second = arrived[1]
+        signing.verify(second["body"].encode(), second["headers"], webhook["secret"])
+        delivery = client.get("/v1/deliveries", headers=headers).json()["data"][0]
+        assert delivery["status"] == "succeeded" and delivery["attempt_count"] == 2
 
 
 def test_sigterm_shuts_down_gracefully_with_status_0(running: RunningBinary) -> None:

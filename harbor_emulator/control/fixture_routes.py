@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -51,6 +50,8 @@ async def export(request: Request) -> Response:
     document = await export_state(state.db, state.clock)
     wants = request.query_params.get("format") or request.headers.get("accept", "")
     if "yaml" in wants:
+        import yaml  # only exports as YAML need it; keep it off the start-up path
+
         text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
         return Response(text, media_type="application/yaml")
     return json_response(document)

@@ -17,9 +17,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import jsonschema
-import yaml
-
 from ..api.common import compact_json
 from ..clock import parse_timestamp
 from ..domain.auth import SCOPES, key_livemode
@@ -56,6 +53,8 @@ def fixture_error(source: str, path: str, problem: str, entry_id: str | None = N
 
 def parse_document(raw: bytes, *, source: str, yaml_syntax: bool) -> dict[str, Any]:
     """Bytes to a fixtures mapping; YAML errors carry their line and column."""
+    import yaml  # imported on first use: it costs every start ~100 ms otherwise
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -85,6 +84,8 @@ def _path(parts: Iterator[Any] | list[Any]) -> str:
 
 
 def check_shape(document: dict[str, Any], source: str) -> None:
+    import jsonschema  # imported on first use, as yaml above
+
     validator = jsonschema.Draft202012Validator(schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is None:
