@@ -185,26 +185,43 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+async def commit(
+    state: Any,
+    work: Callable[[Tx], Awaitable[Any]],
+    *,
+    claim: idempotency.Claim | None = None,
+    status_code: int = 201,
+) -> Any:
+    """Run `work` as one transaction and return what it returns (a rendered object).
+
+    With an Idempotency-Key `claim`, the response body is stored in the same transaction.
+    The dashboard calls the handlers' cores with no claim.
+    """
+
+    async def transaction(tx: Tx) -> Any:
+        value = await work(tx)
+        if claim is not None:
+            await idempotency.record(tx, claim, status_code, dumps(value), state.clock.now_ms())
+        return value
+
+    return await state.db.write(transaction)
+
+
 async def commit_write(
     request: Request,
     work: Callable[[Tx], Awaitable[Any]],
     status_code: int = 201,
 ) -> Response:
-    """Run `work` as one transaction and answer with what it returns, rendered as JSON.
+    """`commit` for a /v1 handler: its claim in, the rendered value out as JSON."""
+    value = await commit(
+        request.app.state, work, claim=request.state.claim, status_code=status_code
+    )
+    return raw_json(value, status_code)
 
-    With an Idempotency-Key, the rendered response is stored in the same transaction.
-    """
-    state = request.app.state
-    claim = request.state.claim
 
-    async def transaction(tx: Tx) -> bytes:
-        body = dumps(await work(tx))
-        if claim is not None:
-            await idempotency.record(tx, claim, status_code, body, state.clock.now_ms())
-        return body
-
-    body = await state.db.write(transaction)
-    return Response(body, status_code=status_code, media_type=JSON_MEDIA_TYPE)
+def raw_json(value: Any, status_code: int = 200) -> Response:
+    """Compact JSON, byte-identical to what an Idempotency-Key stored for the same value."""
+    return Response(dumps(value), status_code=status_code, media_type=JSON_MEDIA_TYPE)
 
 
 def json_response(value: Any, status_code: int = 200) -> Response:

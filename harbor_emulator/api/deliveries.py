@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..domain import pagination
+from ..domain.auth import Principal
+from ..domain.idempotency import Claim
 from ..errors import HarborError
 from ..store import deliveries, events
 from ..store.db import Tx
 from ..store.rows import Delivery
 from . import render
-from .common import commit_write, json_response, path_id, v1
+from .common import commit, json_response, path_id, raw_json, v1
 
 STATUSES = ("pending", "held", "succeeded", "failed", "cancelled")
 
 
-async def visible_delivery(request: Request, delivery_id: str) -> Delivery:
-    state = request.app.state
-    principal = request.state.principal
+async def visible_delivery(state: Any, principal: Principal, delivery_id: str) -> Delivery:
     found = await deliveries.get(state.db, delivery_id, principal.livemode)
     if found is None or not state.keys.may_use(principal, found.workspace_id):
         raise HarborError("delivery_not_found", f"No delivery {delivery_id[:100]}.")
@@ -101,13 +103,14 @@ async def list_deliveries(request: Request) -> Response:
 
 @v1("events:read")
 async def get_delivery(request: Request) -> Response:
-    return json_response(render.delivery(await visible_delivery(request, path_id(request))))
+    found = await visible_delivery(request.app.state, request.state.principal, path_id(request))
+    return json_response(render.delivery(found))
 
 
 @v1("events:read")
 async def list_attempts(request: Request) -> Response:
     state = request.app.state
-    delivery = await visible_delivery(request, path_id(request))
+    delivery = await visible_delivery(state, request.state.principal, path_id(request))
     query = request.query_params
     limit = pagination.parse_limit(query)
     key = pagination.list_key("attempts", delivery_id=delivery.id)
@@ -125,11 +128,11 @@ async def list_attempts(request: Request) -> Response:
     )
 
 
-@v1("webhooks:manage")
-async def replay_delivery(request: Request) -> Response:
+async def replay(
+    state: Any, principal: Principal, delivery_id: str, claim: Claim | None = None
+) -> dict[str, Any]:
     """One more attempt now, whatever the status but cancelled; same delivery id."""
-    state = request.app.state
-    delivery = await visible_delivery(request, path_id(request))
+    delivery = await visible_delivery(state, principal, delivery_id)
     now_ms = state.clock.now_ms()
 
     async def work(tx: Tx) -> dict[str, object]:
@@ -141,9 +144,16 @@ async def replay_delivery(request: Request) -> Response:
         assert replayed is not None
         return render.delivery(replayed)
 
-    response = await commit_write(request, work, 202)
+    rendered = await commit(state, work, claim=claim, status_code=202)
     state.scheduler.wake()
-    return response
+    return rendered
+
+
+@v1("webhooks:manage")
+async def replay_delivery(request: Request) -> Response:
+    state, principal = request.app.state, request.state.principal
+    rendered = await replay(state, principal, path_id(request), request.state.claim)
+    return raw_json(rendered, 202)
 
 
 routes = [

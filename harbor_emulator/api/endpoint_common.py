@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from ..domain import pagination
 from ..domain.auth import Principal
+from ..domain.idempotency import Claim
 from ..domain.metadata import validate_metadata
 from ..domain.patterns import validate_pattern
 from ..domain.retry import parse_retry_policy, policy_to_json
@@ -39,11 +40,12 @@ from ..store.rows import Endpoint
 from . import render
 from .common import (
     check_fields,
-    commit_write,
+    commit,
     compact_json,
     json_response,
     optional_str,
     path_id,
+    raw_json,
     required,
     v1,
 )
@@ -114,12 +116,11 @@ def _retry_policy_json(value: object) -> str | None:
     return None if policy is None else compact_json(policy_to_json(policy), "retry_policy")
 
 
-async def _url(request: Request, value: object) -> str:
+async def _url(state: Any, principal: Principal, value: object) -> str:
     """Checked last of all the fields: in live mode it may wait on DNS."""
-    state = request.app.state
     return await validate_url(
         value,
-        livemode=request.state.principal.livemode,
+        livemode=principal.livemode,
         resolve_timeout_seconds=state.config.resolve_timeout_seconds,
     )
 
@@ -139,10 +140,14 @@ async def load(
     return found
 
 
-async def create(request: Request, dialect: Dialect) -> Response:
-    state = request.app.state
-    principal = request.state.principal
-    body = request.state.json
+async def create_endpoint(
+    state: Any,
+    principal: Principal,
+    dialect: Dialect,
+    body: Mapping[str, Any],
+    claim: Claim | None = None,
+) -> dict[str, Any]:
+    """The core of POST /v1/webhooks and /v1/destinations, shared with the dashboard."""
     check_fields(body, dialect.create_fields)
     url_value = required(body, "url")
     event_types = parse_events(required(body, "events")) if dialect.has_events else None
@@ -150,7 +155,7 @@ async def create(request: Request, dialect: Dialect) -> Response:
     metadata_json = _metadata_json(body.get("metadata"))
     retry_policy_json = _retry_policy_json(body.get("retry_policy"))
     workspace_id = state.keys.workspace_for(principal, body.get("workspace_id"))
-    url = await _url(request, url_value)
+    url = await _url(state, principal, url_value)
 
     now_ms = state.clock.now_ms()
     endpoint = Endpoint(
@@ -186,10 +191,10 @@ async def create(request: Request, dialect: Dialect) -> Response:
         await endpoints.insert(tx, endpoint, secret=secret, key_id=key_id)
         return render.endpoint(endpoint, secret)
 
-    response = await commit_write(request, work)
+    rendered = await commit(state, work, claim=claim)
     if new_workspace:
         state.keys.note_workspace(workspace_id)
-    return response
+    return rendered
 
 
 async def retrieve(request: Request, dialect: Dialect) -> Response:
@@ -228,7 +233,9 @@ async def list_endpoints(request: Request, dialect: Dialect) -> Response:
     )
 
 
-async def _changes(request: Request, dialect: Dialect, body: Mapping[str, Any]) -> dict[str, Any]:
+async def _changes(
+    state: Any, principal: Principal, dialect: Dialect, body: Mapping[str, Any]
+) -> dict[str, Any]:
     """The Endpoint fields a PATCH body sets, validated; the URL (maybe DNS) last."""
     changes: dict[str, Any] = {}
     if dialect.has_events and "events" in body:
@@ -242,18 +249,22 @@ async def _changes(request: Request, dialect: Dialect, body: Mapping[str, Any]) 
     if "status" in body:
         changes["status"] = parse_status(body["status"])
     if "url" in body:
-        changes["url"] = await _url(request, body["url"])
+        changes["url"] = await _url(state, principal, body["url"])
     return changes
 
 
-async def update(request: Request, dialect: Dialect) -> Response:
-    state = request.app.state
-    principal = request.state.principal
-    endpoint_id = path_id(request)
-    body = request.state.json
+async def update_endpoint(
+    state: Any,
+    principal: Principal,
+    dialect: Dialect,
+    endpoint_id: str,
+    body: Mapping[str, Any],
+    claim: Claim | None = None,
+) -> dict[str, Any]:
+    """The core of PATCH (and the dashboard's pause/resume); resuming releases held ones."""
     check_fields(body, dialect.patch_fields)
     await load(state, principal, dialect, endpoint_id, state.db)  # 404 before any DNS
-    changes = await _changes(request, dialect, body)
+    changes = await _changes(state, principal, dialect, body)
     now_ms = state.clock.now_ms()
     resumed = False
 
@@ -266,17 +277,16 @@ async def update(request: Request, dialect: Dialect) -> Response:
             resumed = await deliveries.release_held(tx, endpoint_id, now_ms) > 0
         return render.endpoint(updated)
 
-    response = await commit_write(request, work, status_code=200)
+    rendered = await commit(state, work, claim=claim, status_code=200)
     scheduler = getattr(state, "scheduler", None)
     if resumed and scheduler is not None:
         scheduler.wake()  # the released deliveries are due now
-    return response
+    return rendered
 
 
-async def delete(request: Request, dialect: Dialect) -> Response:
-    state = request.app.state
-    principal = request.state.principal
-    endpoint_id = path_id(request)
+async def delete_endpoint(
+    state: Any, principal: Principal, dialect: Dialect, endpoint_id: str
+) -> None:
     now_ms = state.clock.now_ms()
 
     async def work(tx: Tx) -> None:
@@ -284,15 +294,18 @@ async def delete(request: Request, dialect: Dialect) -> Response:
         await endpoints.soft_delete(tx, endpoint_id, now_ms)
 
     await state.db.write(work)
-    return Response(status_code=204)
 
 
 def routes_for(dialect: Dialect) -> list[Route]:
     """The five endpoint routes of one dialect."""
 
     @v1(SCOPE)
-    async def create_endpoint(request: Request) -> Response:
-        return await create(request, dialect)
+    async def create_one(request: Request) -> Response:
+        state, principal = request.app.state, request.state.principal
+        rendered = await create_endpoint(
+            state, principal, dialect, request.state.json, request.state.claim
+        )
+        return raw_json(rendered, 201)
 
     @v1(SCOPE)
     async def list_all(request: Request) -> Response:
@@ -304,16 +317,21 @@ def routes_for(dialect: Dialect) -> list[Route]:
 
     @v1(SCOPE)
     async def patch_endpoint(request: Request) -> Response:
-        return await update(request, dialect)
+        state, principal = request.app.state, request.state.principal
+        rendered = await update_endpoint(
+            state, principal, dialect, path_id(request), request.state.json, request.state.claim
+        )
+        return raw_json(rendered)
 
     @v1(SCOPE)
-    async def delete_endpoint(request: Request) -> Response:
-        return await delete(request, dialect)
+    async def delete_one(request: Request) -> Response:
+        await delete_endpoint(request.app.state, request.state.principal, dialect, path_id(request))
+        return Response(status_code=204)
 
     return [
-        Route(dialect.path, create_endpoint, methods=["POST"]),
+        Route(dialect.path, create_one, methods=["POST"]),
         Route(dialect.path, list_all, methods=["GET"]),
         Route(dialect.path + "/{id}", get_endpoint, methods=["GET"]),
         Route(dialect.path + "/{id}", patch_endpoint, methods=["PATCH"]),
-        Route(dialect.path + "/{id}", delete_endpoint, methods=["DELETE"]),
+        Route(dialect.path + "/{id}", delete_one, methods=["DELETE"]),
     ]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..delivery import fanout
 from ..domain import pagination
+from ..domain.auth import Principal
+from ..domain.idempotency import Claim
 from ..domain.patterns import validate_event_type
 from ..errors import HarborError
 from ..store import events, workspaces
@@ -16,10 +20,11 @@ from ..store.rows import Event
 from . import render
 from .common import (
     check_fields,
-    commit_write,
+    commit,
     compact_json,
     json_response,
     path_id,
+    raw_json,
     required,
     utf8_size,
     v1,
@@ -29,11 +34,13 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 CREATE_FIELDS = ("type", "payload", "body", "workspace_id")
 
 
-@v1("events:write")
-async def create_event(request: Request) -> Response:
-    state = request.app.state
-    principal = request.state.principal
-    body = request.state.json
+async def create(
+    state: Any, principal: Principal, body: dict[str, Any], claim: Claim | None = None
+) -> dict[str, Any]:
+    """Validate, store the event and its deliveries in one transaction, wake the scheduler.
+
+    The core of POST /v1/events, shared with the dashboard's "Send event" form.
+    """
     check_fields(body, CREATE_FIELDS)
     if "payload" in body and "body" in body:
         raise HarborError(
@@ -72,11 +79,18 @@ async def create_event(request: Request) -> Response:
         await fanout.deliver_to_matching(tx, state.ids, event, now_ms)
         return render.event(event, payload)
 
-    response = await commit_write(request, work)
+    rendered = await commit(state, work, claim=claim)
     if new_workspace:
         state.keys.note_workspace(workspace_id)
     state.scheduler.wake()
-    return response
+    return rendered
+
+
+@v1("events:write")
+async def create_event(request: Request) -> Response:
+    state = request.app.state
+    rendered = await create(state, request.state.principal, request.state.json, request.state.claim)
+    return raw_json(rendered, 201)
 
 
 @v1("events:read")

@@ -10,15 +10,19 @@ from starlette.routing import Route
 
 from ..clock import parse_timestamp
 from ..delivery import fanout
+from ..domain.auth import Principal
+from ..domain.idempotency import Claim
 from ..domain.patterns import validate_event_type
 from ..errors import HarborError
 from ..store import deliveries, events
 from ..store.db import Tx
 from . import render
-from .common import check_fields, commit_write, path_id, v1
+from .common import check_fields, commit, commit_write, path_id, raw_json, v1
 
 
-async def _named_endpoint(request: Request, body: dict[str, Any]) -> tuple[str, str] | None:
+async def _named_endpoint(
+    state: Any, principal: Principal, body: dict[str, Any]
+) -> tuple[str, str] | None:
     """(endpoint_id, workspace_id) when the body aims the replay at one endpoint."""
     if body.get("webhook_id") is not None and body.get("destination_id") is not None:
         raise HarborError(
@@ -35,8 +39,6 @@ async def _named_endpoint(request: Request, body: dict[str, Any]) -> tuple[str, 
             continue
         if not isinstance(endpoint_id, str):
             raise HarborError("invalid_parameter", f"'{param}' must be a string.", param=param)
-        state = request.app.state
-        principal = request.state.principal
         found = await deliveries.endpoint_kind(state.db, endpoint_id, principal.livemode)
         if (
             found is None
@@ -48,17 +50,19 @@ async def _named_endpoint(request: Request, body: dict[str, Any]) -> tuple[str, 
     return None
 
 
-@v1("events:write")
-async def replay_event(request: Request) -> Response:
+async def replay(
+    state: Any,
+    principal: Principal,
+    event_id: str,
+    body: dict[str, Any],
+    claim: Claim | None = None,
+) -> dict[str, Any]:
     """New deliveries of one event to every matching endpoint, or to the one named."""
-    state = request.app.state
-    principal = request.state.principal
-    body = request.state.json
     check_fields(body, ("webhook_id", "destination_id"))
-    event = await events.get(state.db, path_id(request), principal.livemode)
+    event = await events.get(state.db, event_id, principal.livemode)
     if event is None or not state.keys.may_use(principal, event.workspace_id):
-        raise HarborError("event_not_found", f"No event {path_id(request)[:100]}.")
-    named = await _named_endpoint(request, body)
+        raise HarborError("event_not_found", f"No event {event_id[:100]}.")
+    named = await _named_endpoint(state, principal, body)
     if named is not None and named[1] != event.workspace_id:
         raise HarborError(
             "invalid_parameter",
@@ -75,9 +79,18 @@ async def replay_event(request: Request) -> Response:
             created = await fanout.deliver(tx, state.ids, event, [(named[0], status)], now_ms)
         return {"object": "list", "data": [render.delivery(d) for d in created]}
 
-    response = await commit_write(request, work, 201)
+    rendered = await commit(state, work, claim=claim)
     state.scheduler.wake()
-    return response
+    return rendered
+
+
+@v1("events:write")
+async def replay_event(request: Request) -> Response:
+    state, principal = request.app.state, request.state.principal
+    rendered = await replay(
+        state, principal, path_id(request), request.state.json, request.state.claim
+    )
+    return raw_json(rendered, 201)
 
 
 @v1("events:write")
@@ -93,7 +106,7 @@ async def backfill(request: Request) -> Response:
     now_ms = state.clock.now_ms()
     until_ms = now_ms if body.get("until") is None else parse_timestamp(body["until"], "until")
     event_type = None if body.get("type") is None else validate_event_type(body["type"])
-    named = await _named_endpoint(request, body)
+    named = await _named_endpoint(state, principal, body)
     if named is not None:
         workspace_id = named[1]
     else:

@@ -14,13 +14,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..domain import pagination
+from ..domain.auth import Principal
+from ..domain.idempotency import Claim
 from ..errors import HarborError
 from ..signing import new_secret
 from ..store import signing_keys
 from ..store.db import Tx
 from ..store.rows import SigningKey
 from . import render
-from .common import check_fields, commit_write, json_response, path_id, v1
+from .common import check_fields, commit, json_response, path_id, raw_json, v1
 from .endpoint_common import SCOPE, SIGNING_KEY_PREFIX, Dialect, load
 
 DEFAULT_EXPIRE_PREVIOUS_SECONDS = 86_400
@@ -45,11 +47,15 @@ def parse_expire_previous(value: object) -> int:
     return value
 
 
-async def rotate(request: Request, dialect: Dialect) -> Response:
-    state = request.app.state
-    principal = request.state.principal
-    endpoint_id = path_id(request)
-    body = request.state.json
+async def rotate(
+    state: Any,
+    principal: Principal,
+    dialect: Dialect,
+    endpoint_id: str,
+    body: dict[str, Any],
+    claim: Claim | None = None,
+) -> dict[str, Any]:
+    """A new current key for the endpoint, its secret in the result (shown only here)."""
     check_fields(body, ("expire_previous_in_seconds",))
     expire_seconds = parse_expire_previous(body.get("expire_previous_in_seconds"))
     now_ms = state.clock.now_ms()
@@ -66,7 +72,7 @@ async def rotate(request: Request, dialect: Dialect) -> Response:
         await signing_keys.rotate(tx, new_key, now_ms + expire_seconds * 1000)
         return render.signing_key(new_key, with_secret=True)
 
-    return await commit_write(request, work)
+    return await commit(state, work, claim=claim)
 
 
 async def list_keys(request: Request, dialect: Dialect) -> Response:
@@ -99,7 +105,11 @@ async def list_keys(request: Request, dialect: Dialect) -> Response:
 def routes_for(dialect: Dialect) -> list[Route]:
     @v1(SCOPE)
     async def rotate_key(request: Request) -> Response:
-        return await rotate(request, dialect)
+        state, principal = request.app.state, request.state.principal
+        rendered = await rotate(
+            state, principal, dialect, path_id(request), request.state.json, request.state.claim
+        )
+        return raw_json(rendered, 201)
 
     @v1(SCOPE)
     async def list_all(request: Request) -> Response:

@@ -16,13 +16,14 @@ from starlette.routing import Route
 
 from ..domain import pagination
 from ..domain.auth import Principal
+from ..domain.idempotency import Claim
 from ..domain.patterns import validate_pattern
 from ..errors import HarborError
 from ..store import subscriptions
 from ..store.db import Database, Tx
 from ..store.rows import Endpoint, Subscription
 from . import render
-from .common import check_fields, commit_write, json_response, path_id, required, v1
+from .common import check_fields, commit, json_response, path_id, raw_json, required, v1
 from .endpoint_common import DESTINATIONS, SCOPE, load
 
 CREATE_FIELDS = ("destination_id", "event_type")
@@ -44,11 +45,10 @@ async def _destination(
     return await load(state, principal, DESTINATIONS, value, db)
 
 
-@v1(SCOPE)
-async def create_subscription(request: Request) -> Response:
-    state = request.app.state
-    principal = request.state.principal
-    body = request.state.json
+async def subscribe(
+    state: Any, principal: Principal, body: dict[str, Any], claim: Claim | None = None
+) -> tuple[dict[str, Any], int]:
+    """The subscription and its status: 201 when new, 200 when the pattern was there."""
     check_fields(body, CREATE_FIELDS)
     destination_value = required(body, "destination_id")
     event_type = validate_pattern(required(body, "event_type"), "event_type")
@@ -83,14 +83,21 @@ async def create_subscription(request: Request) -> Response:
     # so it is chosen before the write and confirmed inside it.
     existing = await subscriptions.find_live(state.db, destination.id, event_type) is not None
     try:
-        return await commit_write(
-            request, work_expecting(existing, tolerate_race=False), 200 if existing else 201
-        )
+        status = 200 if existing else 201
+        work = work_expecting(existing, tolerate_race=False)
+        return await commit(state, work, claim=claim, status_code=status), status
     except _Raced:
         existing = not existing
-        return await commit_write(
-            request, work_expecting(existing, tolerate_race=True), 200 if existing else 201
-        )
+        status = 200 if existing else 201
+        work = work_expecting(existing, tolerate_race=True)
+        return await commit(state, work, claim=claim, status_code=status), status
+
+
+@v1(SCOPE)
+async def create_subscription(request: Request) -> Response:
+    state, principal = request.app.state, request.state.principal
+    rendered, status = await subscribe(state, principal, request.state.json, request.state.claim)
+    return raw_json(rendered, status)
 
 
 async def _load(state: Any, principal: Principal, subscription_id: str) -> Subscription:
@@ -146,11 +153,8 @@ async def list_subscriptions(request: Request) -> Response:
     )
 
 
-@v1(SCOPE)
-async def delete_subscription(request: Request) -> Response:
-    state = request.app.state
-    subscription_id = path_id(request)
-    await _load(state, request.state.principal, subscription_id)
+async def unsubscribe(state: Any, principal: Principal, subscription_id: str) -> None:
+    await _load(state, principal, subscription_id)
     now_ms = state.clock.now_ms()
 
     async def work(tx: Tx) -> bool:
@@ -158,6 +162,11 @@ async def delete_subscription(request: Request) -> Response:
 
     if not await state.db.write(work):
         raise HarborError("subscription_not_found", f"No subscription {subscription_id[:100]}.")
+
+
+@v1(SCOPE)
+async def delete_subscription(request: Request) -> Response:
+    await unsubscribe(request.app.state, request.state.principal, path_id(request))
     return Response(status_code=204)
 
 

@@ -71,9 +71,8 @@ async def get_clock(request: Request) -> Response:
     return json_response(render_clock(request.app.state))
 
 
-@control
-async def advance_clock(request: Request) -> Response:
-    body = await _body(request)
+def parse_advance(body: dict[str, Any]) -> float:
+    """Seconds to advance by, from `{"seconds": n}` or `{"duration": "1h30m"}`."""
     check_fields(body, ("seconds", "duration"))
     if ("seconds" in body) == ("duration" in body):
         raise HarborError(
@@ -102,6 +101,12 @@ async def advance_clock(request: Request) -> Response:
                 "'duration' must look like 90s, 5m, 1h30m or 2d.",
                 param="duration",
             )
+    return float(seconds)
+
+
+@control
+async def advance_clock(request: Request) -> Response:
+    seconds = parse_advance(await _body(request))
     state = request.app.state
     await move_clock_to(state, state.clock.now_ms() + round(seconds * 1000))
     return json_response(render_clock(state))

@@ -89,10 +89,8 @@ async def list_workspaces(request: Request) -> Response:
     )
 
 
-@control
-async def create_workspace(request: Request) -> Response:
-    state = request.app.state
-    body = parse_json_object(await read_body(request))
+async def create_workspace_from(state: Any, body: dict[str, Any]) -> Workspace:
+    """The core of POST /_control/workspaces, shared with the dashboard."""
     check_fields(body, ("id", "name"))
     now_ms = state.clock.now_ms()
     workspace_id = (
@@ -105,8 +103,15 @@ async def create_workspace(request: Request) -> Response:
     async def work(tx: Tx) -> Workspace:
         return await workspaces.upsert(tx, workspace_id, name, now_ms)
 
-    row = await state.db.write(work)
+    row: Workspace = await state.db.write(work)
     state.keys.note_workspace(row.id)
+    return row
+
+
+@control
+async def create_workspace(request: Request) -> Response:
+    body = parse_json_object(await read_body(request))
+    row = await create_workspace_from(request.app.state, body)
     return json_response(render_workspace(row), 201)
 
 
@@ -123,10 +128,8 @@ async def list_api_keys(request: Request) -> Response:
     )
 
 
-@control
-async def create_api_key(request: Request) -> Response:
-    state = request.app.state
-    body = parse_json_object(await read_body(request))
+async def create_api_key_from(state: Any, body: dict[str, Any]) -> ApiKey:
+    """The core of POST /_control/api_keys, shared with the dashboard."""
     check_fields(body, ("mode", "workspace_id", "scopes", "key", "dialect"))
     mode = body.get("mode", "test")
     if mode not in ("test", "live"):
@@ -156,13 +159,18 @@ async def create_api_key(request: Request) -> Response:
 
     await state.db.write(work)
     await state.keys.reload(state.db)
-    return json_response(render_api_key(row), 201)
+    return row
 
 
 @control
-async def revoke_api_key(request: Request) -> Response:
-    state = request.app.state
-    key = request.path_params["key"]
+async def create_api_key(request: Request) -> Response:
+    body = parse_json_object(await read_body(request))
+    row = await create_api_key_from(request.app.state, body)
+    return json_response(render_api_key(row), 201)
+
+
+async def revoke(state: Any, key: str) -> None:
+    """Revoke `key`; later use of it is 401 invalid_api_key. Unknown live keys: not_found."""
     if not KEY_PATTERN.fullmatch(key):
         raise HarborError("not_found", "No such API key.")
     now_ms = state.clock.now_ms()
@@ -182,6 +190,11 @@ async def revoke_api_key(request: Request) -> Response:
     if not await state.db.write(work):
         raise HarborError("not_found", "No such API key.")
     await state.keys.reload(state.db)
+
+
+@control
+async def revoke_api_key(request: Request) -> Response:
+    await revoke(request.app.state, request.path_params["key"])
     return Response(status_code=204)
 
 
