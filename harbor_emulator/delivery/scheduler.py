@@ -287,6 +287,7 @@ class Scheduler:
             response_code=result.response_code,
             response_body=result.response_body,
             error=result.error,
+            request_headers=result.request_headers,
         )
 
         async def record(tx: Tx) -> None:

@@ -31,6 +31,8 @@ class AttemptResult:
     response_body: str | None
     error: str | None  # None | "timeout" | "connection_error" | "redirect"
     duration_ms: int
+    # The headers sent, signature included; None when no request was made (a fault).
+    request_headers: dict[str, str] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -97,11 +99,11 @@ class Sender:
             async with asyncio.timeout(self.timeout_seconds):
                 return await self._exchange(client, request, headers, started)
         except (TimeoutError, httpx.TimeoutException):
-            return AttemptResult(None, None, "timeout", _elapsed_ms(started))
+            return AttemptResult(None, None, "timeout", _elapsed_ms(started), headers)
         except (httpx.HTTPError, httpx.InvalidURL, OSError):
             # Refused, reset, invalid HTTP, a URL httpx cannot send to: the receiver
             # was not reached properly, whatever the detail.
-            return AttemptResult(None, None, "connection_error", _elapsed_ms(started))
+            return AttemptResult(None, None, "connection_error", _elapsed_ms(started), headers)
         finally:
             if len(self._idle) < self._limit:
                 self._idle.append(client)
@@ -128,7 +130,7 @@ class Sender:
             body = bytes(excerpt[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", "replace")
             code = response.status_code
         error = "redirect" if 300 <= code < 400 else None
-        return AttemptResult(code, body, error, _elapsed_ms(started))
+        return AttemptResult(code, body, error, _elapsed_ms(started), headers)
 
     async def close(self) -> None:
         clients, self._all, self._idle = self._all, [], []

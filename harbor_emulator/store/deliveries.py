@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from .db import Database, Row, Tx
@@ -39,7 +40,14 @@ def _attempt(row: Row) -> Attempt:
         response_code=row["response_code"],
         response_body=row["response_body"],
         error=row["error"],
+        request_headers=None
+        if row["request_headers"] is None
+        else json.loads(row["request_headers"]),
     )
+
+
+def _headers_json(attempt: Attempt) -> str | None:
+    return None if attempt.request_headers is None else json.dumps(attempt.request_headers)
 
 
 # -- fan-out ----------------------------------------------------------------------------
@@ -177,7 +185,8 @@ async def record_attempt(
         return False
     await tx.execute(
         "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_ms, duration_ms, "
-        "response_code, response_body, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "response_code, response_body, error, request_headers) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             attempt.id,
             attempt.delivery_id,
@@ -187,6 +196,7 @@ async def record_attempt(
             attempt.response_code,
             attempt.response_body,
             attempt.error,
+            _headers_json(attempt),
         ),
     )
     await tx.execute(
@@ -223,7 +233,7 @@ async def get_in(tx: Tx, delivery_id: str) -> Delivery | None:
 async def list_page(
     db: Database,
     *,
-    workspace_id: str,
+    workspace_id: str | None,
     livemode: bool,
     status: str | None,
     event_id: str | None,
@@ -231,9 +241,15 @@ async def list_page(
     after: Keyset | None,
     limit: int,
 ) -> list[Delivery]:
-    sql = "SELECT * FROM deliveries WHERE workspace_id = ? AND livemode = ?"
-    params: list[object] = [workspace_id, int(livemode)]
-    for column, value in (("status", status), ("event_id", event_id), ("endpoint_id", endpoint_id)):
+    """Newest first. `workspace_id=None` covers every workspace (the dashboard)."""
+    sql = "SELECT * FROM deliveries WHERE livemode = ?"
+    params: list[object] = [int(livemode)]
+    for column, value in (
+        ("workspace_id", workspace_id),
+        ("status", status),
+        ("event_id", event_id),
+        ("endpoint_id", endpoint_id),
+    ):
         if value is not None:
             sql += f" AND {column} = ?"
             params.append(value)
@@ -257,6 +273,26 @@ async def attempts_page(
     sql += " ORDER BY attempt_number DESC, id DESC LIMIT ?"
     params.append(limit)
     return [_attempt(row) for row in await db.fetch_all(sql, params)]
+
+
+async def attempts_between(
+    db: Database, *, livemode: bool, since_ms: int, until_ms: int, limit: int
+) -> list[tuple[Attempt, Delivery]]:
+    """Attempts made in (since_ms, until_ms], oldest first, with their deliveries: what fell
+    due during a clock advance (its attempts carry their scheduled times)."""
+    rows = await db.fetch_all(
+        "SELECT a.*, d.event_id AS d_event_id FROM attempts a "
+        "JOIN deliveries d ON d.id = a.delivery_id "
+        "WHERE d.livemode = ? AND a.attempted_ms > ? AND a.attempted_ms <= ? "
+        "ORDER BY a.attempted_ms, a.id LIMIT ?",
+        (int(livemode), since_ms, until_ms, limit),
+    )
+    found: list[tuple[Attempt, Delivery]] = []
+    for row in rows:
+        delivery = await get(db, row["delivery_id"], livemode)
+        if delivery is not None:
+            found.append((_attempt(row), delivery))
+    return found
 
 
 async def endpoint_kind(db: Database, endpoint_id: str, livemode: bool) -> tuple[str, str] | None:
@@ -288,7 +324,8 @@ async def attempts_all(db: Database) -> list[Attempt]:
 async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
     await tx.executemany(
         "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_ms, duration_ms, "
-        "response_code, response_body, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "response_code, response_body, error, request_headers) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 a.id,
@@ -299,6 +336,7 @@ async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
                 a.response_code,
                 a.response_body,
                 a.error,
+                _headers_json(a),
             )
             for a in attempts
         ],

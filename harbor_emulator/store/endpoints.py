@@ -103,18 +103,21 @@ async def list_page(
     db: Reader,
     *,
     kind: str,
-    workspace_id: str,
+    workspace_id: str | None,
     livemode: bool,
     status: str | None,
     after: Keyset | None,
     limit: int,
 ) -> list[Endpoint]:
-    """Newest first; `limit` rows at most, starting after the keyset `after`."""
-    sql = (
-        "SELECT * FROM endpoints WHERE workspace_id = ? AND livemode = ? AND kind = ? "
-        "AND deleted_ms IS NULL"
-    )
-    params: list[object] = [workspace_id, int(livemode), kind]
+    """Newest first; `limit` rows at most, starting after the keyset `after`.
+
+    `workspace_id=None` covers every workspace (the dashboard's "All workspaces").
+    """
+    sql = "SELECT * FROM endpoints WHERE livemode = ? AND kind = ? AND deleted_ms IS NULL"
+    params: list[object] = [int(livemode), kind]
+    if workspace_id is not None:
+        sql += " AND workspace_id = ?"
+        params.append(workspace_id)
     if status is not None:
         sql += " AND status = ?"
         params.append(status)

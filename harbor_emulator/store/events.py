@@ -48,15 +48,21 @@ async def get(db: Database, event_id: str, livemode: bool) -> Event | None:
 async def list_page(
     db: Database,
     *,
-    workspace_id: str,
+    workspace_id: str | None,
     livemode: bool,
     event_type: str | None,
     after: Keyset | None,
     limit: int,
 ) -> list[Event]:
-    """Newest first; `limit` rows at most, starting after the keyset `after`."""
-    sql = "SELECT * FROM events WHERE workspace_id = ? AND livemode = ?"
-    params: list[object] = [workspace_id, int(livemode)]
+    """Newest first; `limit` rows at most, starting after the keyset `after`.
+
+    `workspace_id=None` covers every workspace (the dashboard's "All workspaces").
+    """
+    sql = "SELECT * FROM events WHERE livemode = ?"
+    params: list[object] = [int(livemode)]
+    if workspace_id is not None:
+        sql += " AND workspace_id = ?"
+        params.append(workspace_id)
     if event_type is not None:
         sql += " AND type = ?"
         params.append(event_type)

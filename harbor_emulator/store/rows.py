@@ -70,6 +70,9 @@ class Attempt:
     response_code: int | None
     response_body: str | None
     error: str | None  # None | timeout | connection_error | redirect
+    # What was sent (signature included), for the dashboard; None when a delivery fault
+    # decided the outcome without a request, and for attempts loaded from fixtures.
+    request_headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (api_key, idempotency_key)
     ) WITHOUT ROWID;
     """,
+    # 2: the headers each attempt sent, so the dashboard can show its signature.
+    """
+    ALTER TABLE attempts ADD COLUMN request_headers TEXT;  -- JSON object, NULL if none sent
+    """,
 )
 
 # Tables emptied by POST /_control/reset, children before parents for the foreign keys.
