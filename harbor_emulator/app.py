@@ -37,6 +37,7 @@ from .control import (
     sinks,
 )
 from .control.auth import control
+from .dashboard import routes as dashboard_routes
 from .delivery.scheduler import Scheduler
 from .delivery.sender import Sender
 from .domain.auth import KeyRegistry
@@ -215,6 +216,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         *webhooks_api.routes,
         *destinations_api.routes,
         *subscriptions_api.routes,
+        *dashboard_routes.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -1,0 +1,137 @@
+"""Webhooks → Deliveries: the list with a status filter, one delivery's attempts, replay.
+
+Both pages poll themselves every 2 s with htmx (the fragment only), so new deliveries and
+attempts show up without a reload; docs/dashboard.md says why polling and not SSE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..api import deliveries as deliveries_api
+from ..api.deliveries import STATUSES
+from ..domain import pagination
+from ..errors import HarborError
+from ..signing import SIGNATURE_HEADER
+from ..store import deliveries, endpoints, events
+from .web import PAGE_SIZE, dashboard, link, operator, page, partial, redirect, render, selection
+
+ATTEMPTS_SHOWN = 100
+
+
+def _filters(request: Request) -> dict[str, str | None]:
+    query = request.query_params
+    status = query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise HarborError(
+            "invalid_parameter", f"status must be one of {', '.join(STATUSES)}.", param="status"
+        )
+    return {
+        "status": status,
+        "event_id": query.get("event_id") or None,
+        "endpoint_id": query.get("endpoint_id") or None,
+    }
+
+
+@dashboard
+async def list_deliveries(request: Request) -> Response:
+    state = request.app.state
+    workspace_id, livemode = selection(request)
+    filters = _filters(request)
+    key = pagination.list_key(
+        "dashboard-deliveries", workspace_id=workspace_id, livemode=livemode, **filters
+    )
+    rows = await deliveries.list_page(
+        state.db,
+        workspace_id=workspace_id,
+        livemode=livemode,
+        after=pagination.after_keyset(state.cursors, key, request.query_params),
+        limit=PAGE_SIZE + 1,
+        **filters,
+    )
+    listed = pagination.page(
+        rows,
+        limit=PAGE_SIZE,
+        codec=state.cursors,
+        key=key,
+        keyset=lambda row: (row.created_ms, row.id),
+        render=lambda row: {"row": row},
+    )
+    context: dict[str, Any] = {
+        "deliveries": [item["row"] for item in listed["data"]],
+        "next_cursor": listed["next_cursor"],
+        "filters": filters,
+        "statuses": STATUSES,
+    }
+    # Only the first page refreshes itself: an older page stays as it was read.
+    if request.query_params.get("cursor") is None:
+        context["poll_url"] = link(request, "/webhooks/deliveries", **filters)
+    if partial(request):
+        return render(request, "_deliveries.html", **context)
+    return await page(request, "deliveries.html", **context)
+
+
+def _signature_of(headers: dict[str, str] | None) -> str | None:
+    return None if headers is None else headers.get(SIGNATURE_HEADER)
+
+
+@dashboard
+async def show_delivery(request: Request) -> Response:
+    return await _detail(request)
+
+
+async def _detail(request: Request, **context: Any) -> Response:
+    state = request.app.state
+    _, livemode = selection(request)
+    delivery = await deliveries_api.visible_delivery(
+        state, operator(livemode, "ws_dashboard"), str(request.path_params["id"])
+    )
+    attempts = await deliveries.attempts_page(
+        state.db, delivery.id, after=None, limit=ATTEMPTS_SHOWN
+    )
+    context.update(
+        delivery=delivery,
+        attempts=attempts,
+        signature_of=_signature_of,
+        poll_url=link(request, f"/webhooks/deliveries/{delivery.id}"),
+    )
+    if partial(request):
+        return render(request, "_attempts.html", **context)
+    endpoint = await endpoints.get_any(state.db, delivery.endpoint_id)
+    event = await events.get(state.db, delivery.event_id, livemode)
+    context.setdefault("error", None)
+    return await page(
+        request,
+        "delivery.html",
+        context.pop("status_code", 200),
+        endpoint=endpoint,
+        event=event,
+        **context,
+    )
+
+
+@dashboard
+async def replay_delivery(request: Request) -> Response:
+    """POST /v1/deliveries/{id}/replay: one more attempt now, same delivery id."""
+    _, livemode = selection(request)
+    delivery_id = str(request.path_params["id"])
+    try:
+        await deliveries_api.replay(
+            request.app.state, operator(livemode, "ws_dashboard"), delivery_id
+        )
+    except HarborError as exc:
+        if exc.code == "delivery_not_found":
+            raise
+        return await _detail(request, error=exc, status_code=exc.status)
+    return redirect(request, f"/webhooks/deliveries/{delivery_id}")
+
+
+routes = [
+    Route("/webhooks/deliveries", list_deliveries, methods=["GET"]),
+    Route("/webhooks/deliveries/{id}", show_delivery, methods=["GET"]),
+    Route("/webhooks/deliveries/{id}/replay", replay_delivery, methods=["POST"]),
+]

@@ -1,0 +1,94 @@
+"""Settings → General (workspaces and their ids) and Settings → API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..control import settings
+from ..domain.auth import open_workspace_id
+from ..errors import HarborError
+from ..store import api_keys
+from .web import dashboard, given, page, read_form, redirect
+
+
+async def _general(request: Request, **context: Any) -> Response:
+    context.setdefault("error", None)
+    context.setdefault("form", {})
+    return await page(request, "general.html", context.pop("status_code", 200), **context)
+
+
+@dashboard
+async def general(request: Request) -> Response:
+    return await _general(request)
+
+
+@dashboard
+async def create_workspace(request: Request) -> Response:
+    form = await read_form(request)
+    try:
+        await settings.create_workspace_from(request.app.state, given(form, "id", "name"))
+    except HarborError as exc:
+        return await _general(request, form=dict(form.items()), error=exc, status_code=exc.status)
+    return redirect(request, "/settings/general")
+
+
+async def _api_keys(request: Request, **context: Any) -> Response:
+    rows = await api_keys.list_all(request.app.state.db)
+    context.setdefault("error", None)
+    context.setdefault("form", {"mode": "test", "dialect": "hb"})
+    context.setdefault("created", None)
+    return await page(
+        request,
+        "api_keys.html",
+        context.pop("status_code", 200),
+        keys=sorted(rows, key=lambda row: row.created_ms, reverse=True),
+        **context,
+    )
+
+
+@dashboard
+async def list_api_keys(request: Request) -> Response:
+    return await _api_keys(request)
+
+
+@dashboard
+async def create_api_key(request: Request) -> Response:
+    """POST /_control/api_keys from a form: mode, prefix dialect, workspace and scopes."""
+    form = await read_form(request)
+    body: dict[str, Any] = given(form, "mode", "dialect", "workspace_id")
+    # Checkboxes: an unticked box is not sent, so the list is always sent (maybe empty).
+    body["scopes"] = form.getlist("scopes")
+    try:
+        row = await settings.create_api_key_from(request.app.state, body)
+    except HarborError as exc:
+        values: dict[str, Any] = dict(form.items())
+        values["scopes"] = form.getlist("scopes")
+        return await _api_keys(request, form=values, error=exc, status_code=exc.status)
+    return await _api_keys(request, created=row)
+
+
+@dashboard
+async def revoke_api_key(request: Request) -> Response:
+    await settings.revoke(request.app.state, str(request.path_params["key"]))
+    return redirect(request, "/settings/api-keys")
+
+
+@dashboard
+async def which_workspace(request: Request) -> Response:
+    """The default workspace of an open-sandbox test key, which fixtures don't list."""
+    key = request.query_params.get("key", "").strip()
+    return await _general(request, lookup_key=key, lookup=open_workspace_id(key) if key else None)
+
+
+routes = [
+    Route("/settings/general", general, methods=["GET"]),
+    Route("/settings/general", create_workspace, methods=["POST"]),
+    Route("/settings/general/which", which_workspace, methods=["GET"]),
+    Route("/settings/api-keys", list_api_keys, methods=["GET"]),
+    Route("/settings/api-keys", create_api_key, methods=["POST"]),
+    Route("/settings/api-keys/{key}/revoke", revoke_api_key, methods=["POST"]),
+]
