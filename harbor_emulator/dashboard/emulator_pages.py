@@ -119,9 +119,9 @@ async def freeze_clock(request: Request) -> Response:
 # -- sinks -------------------------------------------------------------------------------
 
 
-async def _sinks(request: Request, **context: Any) -> Response:
+async def _sinks(request: Request, name: str | None = None, **context: Any) -> Response:
     registry = request.app.state.sinks
-    name = request.query_params.get("name") or None
+    name = name or request.query_params.get("name") or None
     received = list(reversed(registry.requests(name))) if name else []
     context.setdefault("error", None)
     context.setdefault("form", {})
@@ -154,7 +154,9 @@ async def script_sink(request: Request) -> Response:
         body: dict[str, Any] = {} if responses is None else {"responses": responses}
         request.app.state.sinks.script(name, parse_script(body))
     except HarborError as exc:
-        return await _sinks(request, form=dict(form.items()), error=exc, status_code=exc.status)
+        return await _sinks(
+            request, name, form=dict(form.items()), error=exc, status_code=exc.status
+        )
     return redirect(request, "/sinks", name=name)
 
 
