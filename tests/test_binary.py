@@ -217,6 +217,19 @@ def test_binary_serves_the_api_with_no_python_around(running: RunningBinary) -> 
         assert delivery["status"] == "succeeded" and delivery["attempt_count"] == 2
 
 
+def test_binary_serves_the_dashboard(running: RunningBinary) -> None:
+    """Templates and static files are package data: the binary must carry them."""
+    _, url = running.wait_ready()
+    with httpx.Client(base_url=url, timeout=10) as client:
+        wait_healthy(client)
+        for path in ("/", "/webhooks/deliveries", "/settings/api-keys", "/clock"):
+            page = client.get(path)
+            assert page.status_code == 200, (path, page.text[:500])
+            assert "Harbor emulator" in page.text
+        assert "Zero-Clause BSD" in client.get("/static/htmx.min.js").text[:400]
+        assert client.get("/static/dashboard.css").status_code == 200
+
+
 def test_sigterm_shuts_down_gracefully_with_status_0(running: RunningBinary) -> None:
     running.wait_ready()
     status = running.stop()

@@ -7,15 +7,15 @@ so validation, errors and writes are the API's own.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -24,6 +24,9 @@ from ..clock import format_ms
 from ..domain.auth import SCOPES, WORKSPACE_ID_PATTERN, Principal
 from ..errors import HarborError
 from ..store import workspaces
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -48,7 +51,11 @@ def _pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
 
-def _build_environment() -> Environment:
+@functools.cache
+def environment() -> Environment:
+    """Built on the first page served: Jinja2 stays off the start-up path."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=select_autoescape(["html"]),
@@ -60,9 +67,6 @@ def _build_environment() -> Environment:
     env.filters["pretty"] = _pretty_json
     env.globals["SCOPES"] = SCOPES
     return env
-
-
-ENV = _build_environment()
 
 
 # -- selection: which workspace and mode a page shows ------------------------------------
@@ -109,16 +113,20 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     workspace_id, livemode = selection(request)
     state = request.app.state
     context.setdefault("workspaces", [])
-    html = ENV.get_template(template).render(
-        request=request,
-        link=lambda path, **params: link(request, path, **params),
-        selected_workspace=workspace_id,
-        livemode=livemode,
-        mode="live" if livemode else "test",
-        now=format_ms(state.clock.now_ms()),
-        frozen=state.clock.frozen,
-        protected=bool(state.config.control_token),
-        **context,
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            link=lambda path, **params: link(request, path, **params),
+            selected_workspace=workspace_id,
+            livemode=livemode,
+            mode="live" if livemode else "test",
+            now=format_ms(state.clock.now_ms()),
+            frozen=state.clock.frozen,
+            protected=bool(state.config.control_token),
+            **context,
+        )
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
