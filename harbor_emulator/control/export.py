@@ -87,6 +87,7 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
                 "response_code": attempt.response_code,
                 "response_body": attempt.response_body,
                 "error": attempt.error,
+                "request_headers": attempt.request_headers,
             }
         )
     return {

@@ -393,6 +393,7 @@ class Loader:
                     attempt.get("response_code"),
                     attempt.get("response_body"),
                     attempt.get("error"),
+                    attempt.get("request_headers"),
                 )
             )
         self.plan.deliveries.append(
