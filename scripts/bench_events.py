@@ -23,15 +23,10 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import itertools
 import json
-import os
 import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +37,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from _bench_common import (
+    BenchError,
+    Processes,
+    check_cores,
+    command,
+    filesystem_type,
+    free_port,
+    handle_interrupts,
+    mark,
+    tail,
+)
+
 BASELINE_APP = Path(__file__).resolve().parent / "_bench_baseline_app.py"
 
 EVENT_BODY = '{"type":"order.created","payload":{"order_id":"ord_123","amount_cents":4500}}'
@@ -56,7 +62,6 @@ DEFAULT_BASELINE_CMD = "{python} {baseline_app} --port {port} --db {db}"
 
 SERVER_CORE = "0"
 WRK_CORE = "1"
-READY_TIMEOUT_S = 30.0
 RESULT_MARKER = "BENCH_RESULT "
 
 TARGET_RATIO_CONCURRENCY = 16
@@ -119,10 +124,6 @@ function done(summary, latency, requests)
     latency:percentile(99) / 1000, latency.mean / 1000, latency.max / 1000))
 end
 """
-
-
-class BenchError(RuntimeError):
-    """The bench could not produce figures (as opposed to producing bad ones)."""
 
 
 @dataclass
@@ -267,83 +268,6 @@ class Report:
         return out
 
 
-class Processes:
-    """Every server this bench starts, so that any exit path can stop them."""
-
-    def __init__(self) -> None:
-        self._procs: list[subprocess.Popen[bytes]] = []
-
-    def spawn(self, argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-        with open(log_path, "ab") as log:
-            # A session of its own: Ctrl-C in the terminal then reaches only us,
-            # and we stop the whole group (a server may fork workers) in order.
-            proc = subprocess.Popen(
-                argv,
-                cwd=REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._procs.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen[bytes]) -> None:
-        # Even when the leader has exited, a child it forked may still hold the port.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        if proc in self._procs:
-            self._procs.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in list(self._procs):
-            self.stop(proc)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def health_ok(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        conn.request("GET", HEALTH_PATH)
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
-def tail(path: Path, lines: int = 20) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
-
-
-def filesystem_type(path: Path) -> str:
-    # On tmpfs fsync costs nothing and synchronous=FULL measures no durability
-    # at all, so the report says where the databases lived.
-    best, fstype = "", "?"
-    with contextlib.suppress(OSError), open("/proc/mounts") as mounts:
-        for line in mounts:
-            _dev, mount_point, kind, *_ = line.split()
-            prefix = mount_point.rstrip("/") + "/"
-            if str(path).startswith(prefix) and len(prefix) > len(best):
-                best, fstype = prefix, kind
-    return fstype
-
-
 def ensure_wrk() -> str:
     if found := shutil.which("wrk"):
         return found
@@ -357,13 +281,6 @@ def ensure_wrk() -> str:
     if found := shutil.which("wrk"):
         return found
     raise BenchError("wrk is not installed and `apt-get install -y wrk` failed")
-
-
-def check_cores() -> None:
-    if shutil.which("taskset") is None:
-        raise BenchError("taskset not found (package util-linux)")
-    if (os.cpu_count() or 1) < 2:
-        raise BenchError("need at least 2 cores: server on core 0, wrk on core 1")
 
 
 def startup_command(emulator_cmd: str | None) -> str:
@@ -400,21 +317,15 @@ class Harness:
             "db": str(self.workdir / f"{name}.db"),
             "baseline_app": str(BASELINE_APP),
         }
-        # Split first, then fill in: a path with spaces stays one argument.
-        argv = [part.format(**values) for part in shlex.split(template)]
-        if pin:
-            argv = ["taskset", "-c", SERVER_CORE, *argv]
-        log_path = self.workdir / f"{name}.log"
-        proc = self.procs.spawn(argv, log_path)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise BenchError(f"{name} exited with {proc.returncode}:\n" + tail(log_path))
-            if health_ok(port):
-                return proc, port
-            time.sleep(0.005)
-        self.procs.stop(proc)
-        raise BenchError(f"{name} not healthy after {READY_TIMEOUT_S:g} s:\n" + tail(log_path))
+        proc = self.procs.start_server(
+            name,
+            command(template, values),
+            port=port,
+            log_path=self.workdir / f"{name}.log",
+            health_path=HEALTH_PATH,
+            core=SERVER_CORE if pin else None,
+        )
+        return proc, port
 
     def wrk_run(self, url: str, concurrency: int, seconds: int) -> dict[str, Any]:
         argv = [
@@ -484,10 +395,6 @@ class Harness:
             times.append(time.perf_counter() - started)
             self.procs.stop(proc)
         return times
-
-
-def mark(met: bool) -> str:
-    return "ok" if met else "MISSED"
 
 
 def format_report(report: Report) -> str:
@@ -570,17 +477,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _raise_interrupt(signum: int, _frame: Any) -> None:
-    # SIGTERM (a CI timeout, `kill`) must clean up exactly like Ctrl-C does.
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # Set both explicitly: a shell starts background jobs with SIGINT ignored,
-    # and Python then never turns it into KeyboardInterrupt.
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    handle_interrupts()
 
     def log(msg: str) -> None:
         # Progress goes to stderr so that --json output stays parseable.
@@ -592,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         with tempfile.TemporaryDirectory(prefix="bench_events_") as tmp:
-            check_cores()
+            check_cores(f"server on core {SERVER_CORE}, wrk on core {WRK_CORE}")
             harness = Harness(Path(tmp), ensure_wrk(), log)
             report.db_filesystem = filesystem_type(Path(tmp).resolve())
             try:
