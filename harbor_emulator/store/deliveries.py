@@ -180,34 +180,31 @@ async def record_attempt(
 ) -> bool:
     """Store one attempt and move its delivery on. A delivery that was cancelled, held or
     replayed meanwhile keeps that status; the attempt is still recorded, as it happened."""
+    # One UPDATE instead of two: every SET expression reads the row as it was before the
+    # statement, so the CASEs test the status and schedule the attempt was made for. The
+    # INSERT goes through executemany, one trip to the database thread instead of two
+    # (execute, close). Three trips per attempt instead of six: at a few thousand attempts
+    # a second, each trip's thread hand-off is a large part of the event loop's time.
     exists = await tx.execute(
-        "UPDATE deliveries SET attempt_count = attempt_count + 1, response_code = ?, "
-        "last_attempt_ms = ?, first_attempt_ms = COALESCE(first_attempt_ms, ?) WHERE id = ?",
-        (attempt.response_code, attempt.attempted_ms, first_attempt_ms, attempt.delivery_id),
+        "UPDATE deliveries SET attempt_count = attempt_count + 1, response_code = :code, "
+        "last_attempt_ms = :at, first_attempt_ms = COALESCE(first_attempt_ms, :first), "
+        "status = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
+        "THEN :status ELSE status END, "
+        "next_attempt_ms = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
+        "THEN :next ELSE next_attempt_ms END "
+        "WHERE id = :id",
+        {
+            "code": attempt.response_code,
+            "at": attempt.attempted_ms,
+            "first": first_attempt_ms,
+            "status": status,
+            "next": next_attempt_ms,
+            "id": attempt.delivery_id,
+        },
     )
     if not exists:  # the state was reset while the attempt ran
         return False
-    await tx.execute(
-        "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_ms, duration_ms, "
-        "response_code, response_body, error, request_headers) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            attempt.id,
-            attempt.delivery_id,
-            attempt.attempt_number,
-            attempt.attempted_ms,
-            attempt.duration_ms,
-            attempt.response_code,
-            attempt.response_body,
-            attempt.error,
-            _headers_json(attempt),
-        ),
-    )
-    await tx.execute(
-        "UPDATE deliveries SET status = ?, next_attempt_ms = ? "
-        "WHERE id = ? AND status = 'pending' AND next_attempt_ms <= ?",
-        (status, next_attempt_ms, attempt.delivery_id, attempt.attempted_ms),
-    )
+    await insert_attempts(tx, [attempt])
     return True
 
 
