@@ -33,6 +33,8 @@ log = logging.getLogger("harbor_emulator.delivery")
 # An outcome forced by a delivery fault: "timeout", "connection_error" or an HTTP status.
 FaultOutcome = str | int
 TakeFault = Callable[[str], FaultOutcome | None]
+# The signing secrets read for one dispatch, by (endpoint, stamp): shared by its attempts.
+SecretsReads = dict[tuple[str, int], "asyncio.Task[list[str]]"]
 
 
 @dataclass(slots=True)
@@ -183,6 +185,7 @@ class Scheduler:
         for running in self._running.values():
             busy[running.endpoint_id] = busy.get(running.endpoint_id, 0) + 1
         started = 0
+        secrets_reads: SecretsReads = {}
         for delivery in candidates:
             if len(self._running) >= self._concurrency:
                 break
@@ -217,17 +220,24 @@ class Scheduler:
             busy[delivery.endpoint_id] = busy.get(delivery.endpoint_id, 0) + 1
             # During an advance, attempts carry their scheduled time (contract).
             stamp_ms = scheduled_ms if travel else max(scheduled_ms, self._clock.now_ms())
-            task = asyncio.create_task(self._attempt(delivery, target, policy, stamp_ms))
+            task = asyncio.create_task(
+                self._attempt(delivery, target, policy, stamp_ms, secrets_reads)
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
         return started
 
     async def _attempt(
-        self, delivery: Delivery, target: Target | None, policy: RetryPolicy, stamp_ms: int
+        self,
+        delivery: Delivery,
+        target: Target | None,
+        policy: RetryPolicy,
+        stamp_ms: int,
+        secrets_reads: SecretsReads,
     ) -> None:
         try:
-            await self._attempt_once(delivery, target, policy, stamp_ms)
+            await self._attempt_once(delivery, target, policy, stamp_ms, secrets_reads)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -240,7 +250,12 @@ class Scheduler:
             self.wake()
 
     async def _attempt_once(
-        self, delivery: Delivery, target: Target | None, policy: RetryPolicy, stamp_ms: int
+        self,
+        delivery: Delivery,
+        target: Target | None,
+        policy: RetryPolicy,
+        stamp_ms: int,
+        secrets_reads: SecretsReads,
     ) -> None:
         if target is None or target.deleted:
             await self._db.write(lambda tx: deliveries.cancel(tx, delivery.id))
@@ -255,7 +270,7 @@ class Scheduler:
         if forced is not None:
             result = _fault_result(forced)
         else:
-            secrets = await signing_keys.valid_secrets(self._db, delivery.endpoint_id, stamp_ms)
+            secrets = await self._secrets(delivery.endpoint_id, stamp_ms, secrets_reads)
             result = await self._sender.send(
                 AttemptRequest(
                     url=target.url,
@@ -296,6 +311,19 @@ class Scheduler:
             )
 
         await self._db.write(record)
+
+    async def _secrets(self, endpoint_id: str, stamp_ms: int, reads: SecretsReads) -> list[str]:
+        """The secrets valid at `stamp_ms`, read once for all of a dispatch's attempts to
+        that endpoint with that stamp (a burst to one endpoint shares one time, and each
+        read is a trip to the database thread). Read when the first of them starts, as
+        each attempt read them before; a later rotation reaches the next dispatch."""
+        key = (endpoint_id, stamp_ms)
+        read = reads.get(key)
+        if read is None:
+            read = asyncio.create_task(signing_keys.valid_secrets(self._db, endpoint_id, stamp_ms))
+            reads[key] = read
+        # Shielded: an attempt cancelled while waiting must not cancel the others' read.
+        return list(await asyncio.shield(read))
 
 
 def _policy(target: Target | None) -> RetryPolicy:
