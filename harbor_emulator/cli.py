@@ -154,6 +154,9 @@ def serve(config: Config) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request at INFO: one line per delivery attempt is noise (and ~2% of
+    # the delivery loop); attempts are in the deliveries API and the dashboard.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     server = _AnnouncingServer(
         uvicorn.Config(
             create_app(config),

@@ -36,10 +36,10 @@ class Tx:
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> int:
+        # One trip to the database thread: the cursor is left to the garbage collector
+        # rather than closed with a second trip (sqlite3 cursors hold no lock once done).
         cursor = await self._conn.execute(sql, params)
-        rowcount = cursor.rowcount
-        await cursor.close()
-        return rowcount
+        return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         await self._conn.executemany(sql, rows)

@@ -86,16 +86,13 @@ async def insert_many(tx: Tx, deliveries: Sequence[Delivery]) -> None:
 async def due(db: Database, *, horizon_ms: int, per_endpoint: int, limit: int) -> list[Delivery]:
     """Pending deliveries due by `horizon_ms`, oldest due first, at most `per_endpoint` per
     endpoint, so a backlog for one endpoint cannot hide the others' due deliveries."""
-    # The window ranks every due row, so it sorts the whole backlog on each dispatch; it
-    # carries only the keys, and the join fetches whole rows (envelopes) for the few
-    # returned. Sorting full rows cost twice as much at 1,000-2,000 due.
+    # One index probe per endpoint (deliveries_due_by_endpoint), so the cost follows the
+    # number of endpoints, not the size of the backlog.
     rows = await db.fetch_all(
-        "SELECT d.* FROM ("
-        "  SELECT id, next_attempt_ms, ROW_NUMBER() OVER ("
-        "    PARTITION BY endpoint_id ORDER BY next_attempt_ms, id) AS rank"
-        "  FROM deliveries WHERE status = 'pending' AND next_attempt_ms <= ?"
-        ") AS r JOIN deliveries AS d ON d.id = r.id"
-        " WHERE r.rank <= ? ORDER BY r.next_attempt_ms, r.id LIMIT ?",
+        "SELECT d.* FROM endpoints AS e JOIN deliveries AS d ON d.id IN ("
+        "  SELECT id FROM deliveries WHERE endpoint_id = e.id AND status = 'pending'"
+        "  AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?"
+        ") ORDER BY d.next_attempt_ms, d.id LIMIT ?",
         (horizon_ms, per_endpoint, limit),
     )
     return [_delivery(row) for row in rows]

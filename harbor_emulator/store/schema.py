@@ -125,6 +125,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE attempts ADD COLUMN request_headers TEXT;  -- JSON object, NULL if none sent
     """,
+    # 3: each endpoint's due deliveries in order, so dispatch probes endpoints instead of
+    # sorting the whole backlog.
+    """
+    CREATE INDEX deliveries_due_by_endpoint ON deliveries (endpoint_id, next_attempt_ms, id)
+        WHERE status = 'pending';
+    """,
 )
 
 # Tables emptied by POST /_control/reset, children before parents for the foreign keys.
