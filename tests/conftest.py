@@ -1,47 +1,18 @@
-"""Real servers for tests: the emulator under uvicorn on a free loopback port."""
+"""Real servers for tests: the emulator under uvicorn on a free loopback port
+(harbor_emulator.testing, the same helper the pytest plugin uses)."""
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from harbor_emulator.app import create_app
 from harbor_emulator.config import Config
+from harbor_emulator.testing import EmulatorServer
 
 TEST_KEY = "hb_test_suite"
-
-
-class ServerThread:
-    """uvicorn serving an app in a background thread, as httpx's own test suite does."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.005)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 class Emulator:
@@ -77,13 +48,12 @@ class Emulator:
 @pytest.fixture(scope="session")
 def emulator_factory() -> Iterator[Any]:
     """Start an emulator with Config overrides: `emulator_factory(strict=True)`."""
-    servers: list[tuple[ServerThread, Emulator]] = []
+    servers: list[tuple[EmulatorServer, Emulator]] = []
 
     def start(**overrides: Any) -> Emulator:
         overrides.setdefault("rate_limit", 0)
-        config = dataclasses.replace(Config(port=0), **overrides)
-        server = ServerThread(create_app(config))
-        emulator = Emulator(server.start(), config)
+        server = EmulatorServer(**overrides)
+        emulator = Emulator(server.start(), server.config)
         servers.append((server, emulator))
         return emulator
 
