@@ -235,11 +235,33 @@ class Emulator:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return self.request("POST", "/v1/events", key=self._key(key), json=body, headers=headers)
 
+    def events(self, *, key: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """One page of GET /v1/events, newest first; filters: type, workspace_id, limit,
+        cursor."""
+        return self._page("/v1/events", key, filters)
+
     def deliveries(self, *, key: str | None = None, **filters: Any) -> list[dict[str, Any]]:
         """One page of GET /v1/deliveries, newest first; filters: status, event_id,
         webhook_id, destination_id, workspace_id, limit, cursor."""
+        return self._page("/v1/deliveries", key, filters)
+
+    def delivery(self, delivery_id: str, *, key: str | None = None) -> dict[str, Any]:
+        return self.request("GET", f"/v1/deliveries/{_segment(delivery_id)}", key=self._key(key))
+
+    def attempts(self, delivery_id: str, *, key: str | None = None) -> list[dict[str, Any]]:
+        """The delivery's attempts, newest first (up to 100): response code, error, body excerpt."""
+        path = f"/v1/deliveries/{_segment(delivery_id)}/attempts"
+        return self._page(path, key, {"limit": 100})
+
+    def replay_delivery(self, delivery_id: str, *, key: str | None = None) -> dict[str, Any]:
+        """One more attempt of the delivery now, same delivery id: what a receiver sees
+        when Harbor delivers twice, as at-least-once delivery allows."""
+        path = f"/v1/deliveries/{_segment(delivery_id)}/replay"
+        return self.request("POST", path, key=self._key(key))
+
+    def _page(self, path: str, key: str | None, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
         params = {name: value for name, value in filters.items() if value is not None}
-        page = self.request("GET", "/v1/deliveries", key=self._key(key), params=params)
+        page = self.request("GET", path, key=self._key(key), params=params)
         return list(page["data"])
 
 
@@ -329,6 +351,10 @@ class FaultControl:
 
     def remove(self, fault_id: str) -> None:
         self._emulator.control("DELETE", f"/faults/{quote(fault_id, safe='')}")
+
+
+def _segment(text: str) -> str:
+    return quote(text, safe="")
 
 
 def _api_error(response: httpx.Response) -> HarborAPIError:
