@@ -16,6 +16,7 @@ emulator can deliver to it over real HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -114,9 +115,15 @@ class ServerThread:
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             )
         )
-        self._thread = threading.Thread(target=self.server.run, name="harbor-uvicorn", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="harbor-uvicorn", daemon=True)
         self._url: str | None = None
         self._started = False
+
+    def _serve(self) -> None:
+        # uvicorn exits the process this way when the app's startup fails; in a thread that
+        # would only be an unhandled thread exception. start() reports the failure instead.
+        with contextlib.suppress(SystemExit):
+            self.server.run()
 
     @property
     def url(self) -> str:
@@ -276,17 +283,16 @@ class EmulatorFactory:
         *,
         strict: bool = False,
         fixtures: Iterable[FixturesSource] = (),
-        rate_limit: float = Config.rate_limit,
+        rate_limit: float | None = None,
         control_token: str | None = None,
         api_key: str | None = None,
         **config: Any,
     ) -> Emulator:
+        """`rate_limit`: requests/s per key, 0 = off, None = Harbor's default (100)."""
+        if rate_limit is not None:
+            config["rate_limit"] = rate_limit
         server = EmulatorServer(
-            strict=strict,
-            fixtures=fixtures,
-            rate_limit=rate_limit,
-            control_token=control_token,
-            **config,
+            strict=strict, fixtures=fixtures, control_token=control_token, **config
         )
         server.start()
         client = server.client(api_key or self.default_api_key)
