@@ -112,6 +112,49 @@ def test_trigger_with_key_and_workspace(client: Emulator) -> None:
     assert (event["type"], event["payload"], event["workspace_id"]) == ("a.b", {}, "ws_clienttest")
 
 
+def test_events_deliveries_attempts_and_replay(client: Emulator) -> None:
+    sink = client.sink("hooks")
+    sink.script([500])
+    client.load_fixtures(
+        {
+            "webhooks": [
+                {
+                    "id": "wh_client",
+                    "workspace_id": "ws_client",
+                    "url": sink.url,
+                    "events": ["order.*"],
+                }
+            ]
+        }
+    )
+    client.trigger("user.created", workspace_id="ws_client")
+    paid = client.trigger("order.paid", {"n": 1}, workspace_id="ws_client")
+    assert [e["type"] for e in client.events(workspace_id="ws_client")] == [
+        "order.paid",
+        "user.created",
+    ]
+    assert (
+        client.events(workspace_id="ws_client", type="user.created", limit=1)[0]["id"] != paid["id"]
+    )
+
+    client.drain()
+    [delivery] = client.deliveries(event_id=paid["id"])
+    assert client.delivery(delivery["id"]) == delivery
+    assert delivery["status"] == "pending" and delivery["response_code"] == 500
+
+    replayed = client.replay_delivery(delivery["id"])
+    assert replayed["id"] == delivery["id"]
+    client.drain()
+    assert client.delivery(delivery["id"])["status"] == "succeeded"
+    attempts = client.attempts(delivery["id"])
+    assert [(a["attempt_number"], a["response_code"]) for a in attempts] == [(2, 200), (1, 500)]
+    assert [r.headers["harbor-delivery-id"] for r in sink.requests] == [delivery["id"]] * 2
+
+    with pytest.raises(HarborAPIError) as raised:
+        client.delivery("dlv_00000000000000000000000000")
+    assert raised.value.code == "delivery_not_found"
+
+
 def test_v1_calls_need_a_key(emulator: RunningServer) -> None:
     with Emulator(emulator.url) as keyless, pytest.raises(ValueError, match="key"):
         keyless.trigger("a", {})
