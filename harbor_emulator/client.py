@@ -141,8 +141,9 @@ class Emulator:
         expect_json: bool = True,
         **kwargs: Any,
     ) -> Any:
-        """Send one request; /_control gets the control token, anything else `key`."""
-        token = self.control_token if path.startswith("/_control") else key
+        """Send one request; /_control gets the control token, anything else `key`
+        (default: the client's `api_key`)."""
+        token = self.control_token if path.startswith("/_control") else (key or self.api_key)
         if token:
             kwargs["headers"] = {"Authorization": f"Bearer {token}", **kwargs.get("headers", {})}
         try:

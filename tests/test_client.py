@@ -242,6 +242,17 @@ def test_deliveries_use_the_api_key_not_the_control_token() -> None:
     assert sent.headers["authorization"] == "Bearer hb_test_k"
 
 
+def test_request_sends_the_api_key_unless_given_another() -> None:
+    recorder = Recorder(body={"id": "wh_1"})
+    with recorder.client(control_token="T", api_key="hb_test_k") as client:
+        client.request("POST", "/v1/webhooks", json={"url": "http://127.0.0.1/x"})
+        client.request("GET", "/v1/webhooks/wh_1", key="hb_test_other")
+    assert [sent.headers["authorization"] for sent in recorder.requests] == [
+        "Bearer hb_test_k",
+        "Bearer hb_test_other",
+    ]
+
+
 def test_an_error_without_the_harbor_shape_still_raises() -> None:
     recorder = Recorder(status=502, text="Bad Gateway")
     with recorder.client() as client, pytest.raises(HarborAPIError) as raised:
