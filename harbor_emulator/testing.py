@@ -3,8 +3,8 @@
     from harbor_emulator.testing import EmulatorServer
 
     with EmulatorServer(strict=True, fixtures=["tests/harbor.yaml"]) as server:
-        harbor = server.client(api_key="hb_test_ci")
-        harbor.trigger("order.paid", {"order_id": "o_1"})
+        with server.client(api_key="hb_test_ci") as harbor:
+            harbor.trigger("order.paid", {"order_id": "o_1"})
 
 The pytest plugin (`harbor_emulator.pytest_plugin`) is built on this module. Nothing here runs
 at import: a server starts when `start()` (or `with`) is called, and `stop()` ends its thread,
@@ -98,14 +98,17 @@ class ServerThread:
         host: str = DEFAULT_HOST,
         port: int = 0,
         log_level: str = "warning",
+        lifespan: str = "auto",
     ) -> None:
+        """`lifespan="on"` for apps that cannot serve without their startup (the emulator);
+        "auto" also serves apps that do not speak the lifespan protocol."""
         self._watch = _StartupWatch(app)
         self.server = _Server(
             uvicorn.Config(
                 self._watch,
                 host=host,
                 port=port,
-                lifespan="on",
+                lifespan=lifespan,
                 interface="asgi3",
                 log_level=log_level,
                 # None leaves the host process's logging alone; uvicorn's records still
@@ -137,7 +140,7 @@ class ServerThread:
         self._started = True
         self._thread.start()
         deadline = time.monotonic() + timeout
-        # `settled` is set when startup ends either way; the thread ending also settles it.
+        # `settled` is set when startup ends, whether the server listens or gave up.
         while not self.server.settled.wait(0.01):
             if not self._thread.is_alive():
                 break
@@ -195,7 +198,9 @@ class EmulatorServer:
         self._fixtures = list(fixtures)
         config.setdefault("port", 0)
         # Fails now, on a misspelt option, rather than in the server thread.
-        self.config = dataclasses.replace(Config(), **config)
+        self._base_config = dataclasses.replace(Config(), **config)
+        # What the running server uses: the base plus inline fixtures written to files.
+        self.config = self._base_config
         self._fixtures_dir: str | None = None
         self._thread: ServerThread | None = None
 
@@ -210,7 +215,7 @@ class EmulatorServer:
         if self._thread is not None:
             raise RuntimeError("this emulator is already running")
         config = dataclasses.replace(self.config, fixtures=self._fixture_files())
-        thread = ServerThread(create_app(config), host=config.host, port=config.port)
+        thread = ServerThread(create_app(config), host=config.host, port=config.port, lifespan="on")
         try:
             url = thread.start(timeout)
         except BaseException:
@@ -248,7 +253,7 @@ class EmulatorServer:
     def _fixture_files(self) -> tuple[str, ...]:
         """Paths for Config.fixtures; inline documents are written to files so that
         every reset loads them again, exactly as it does files given with --fixtures."""
-        files = list(self.config.fixtures)
+        files = list(self._base_config.fixtures)
         for index, source in enumerate(self._fixtures):
             if isinstance(source, Mapping):
                 if self._fixtures_dir is None:

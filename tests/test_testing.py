@@ -63,6 +63,16 @@ def test_inline_and_file_fixtures_load_at_start_and_after_reset(tmp_path: Path) 
         assert {w["id"] for w in client.export()["workspaces"]} == {"ws_file", "ws_inline"}
 
 
+def test_a_restarted_emulator_starts_afresh_with_its_fixtures() -> None:
+    server = EmulatorServer(fixtures=[{"workspaces": [{"id": "ws_inline"}]}])
+    for _ in range(2):
+        with server, server.client("hb_test_x") as client:
+            assert [w["id"] for w in client.export()["workspaces"]] == ["ws_inline"]
+            assert server.config.fixtures[0].endswith("fixtures[0].json")
+            client.trigger("order.paid")
+    assert len(server.config.fixtures) == 1
+
+
 def test_invalid_fixtures_are_reported_and_leave_nothing_running() -> None:
     before = harbor_threads()
     server = EmulatorServer(fixtures=[{"webhooks": [{"id": "wh_1", "url": "http://x.test"}]}])
