@@ -12,6 +12,9 @@ import pytest
 from harbor_emulator.config import Config
 from harbor_emulator.testing import EmulatorServer
 
+# Re-exported for tests that build the app object themselves and serve it (test_faults).
+from harbor_emulator.testing import ServerThread as ServerThread
+
 TEST_KEY = "hb_test_suite"
 
 

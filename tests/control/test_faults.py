@@ -267,7 +267,7 @@ def served() -> Iterator[tuple[Any, Emulator]]:
     """A server whose app object the test holds, to call the registry as the engine does."""
     config = dataclasses.replace(Config(port=0), rate_limit=0)
     app = create_app(config)
-    server = ServerThread(app)
+    server = ServerThread(app, lifespan="on")
     emulator = Emulator(server.start(), config)
     yield app, emulator
     emulator.close()
