@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import queue
 import re
@@ -35,9 +36,13 @@ FIXTURES = ROOT / "fixtures" / "sdk-quickstart.yaml"
 @pytest.fixture(scope="session")
 def binary() -> Path:
     """Build dist/harbor-emulator once per session from a clean .venv-build."""
-    result = subprocess.run(
-        [str(BUILD_SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=1200
-    )
+    # Under pytest-xdist each worker has its own session: the lock keeps two workers from
+    # building into the same .venv-build and dist/ at once (the second reuses the venv).
+    with (ROOT / ".venv-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(
+            [str(BUILD_SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=1200
+        )
     if result.returncode == PYINSTALLER_UNAVAILABLE:
         pytest.skip(f"PyInstaller could not be installed: {result.stderr.strip()[-800:]}")
     assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
