@@ -175,6 +175,26 @@ def reset(ctx: click.Context, url: str, control_token: str | None) -> None:
 @click.command(cls=_ReportsErrors)
 @connection_options
 @click.option(
+    "--timeout",
+    "timeout_seconds",
+    type=click.FloatRange(min=0, max=600),
+    default=10,
+    show_default=True,
+    help="Give up after this many seconds.",
+)
+@click.pass_context
+def drain(ctx: click.Context, url: str, control_token: str | None, timeout_seconds: float) -> None:
+    """Wait until no delivery attempt is due or in flight; exit 1 if the timeout came first."""
+    emulator = _connect(ctx, url, control_token)
+    result = emulator.drain(timeout_seconds)
+    if not result["drained"]:
+        _fail(ctx, f"not drained: {result['pending']} attempts still due or in flight", 1)
+    click.echo("drained")
+
+
+@click.command(cls=_ReportsErrors)
+@connection_options
+@click.option(
     "--wait",
     "wait_seconds",
     type=click.FloatRange(min=0),
@@ -511,6 +531,7 @@ def faults_clear(emulator: Emulator, fault_id: str | None) -> None:
 COMMANDS: tuple[click.Command, ...] = (
     clock,
     reset,
+    drain,
     fixtures,
     deliveries,
     trigger,
