@@ -72,17 +72,20 @@ async def create(
     )
     new_workspace = not state.keys.workspace_known(workspace_id)
 
+    delivers = False
+
     async def work(tx: Tx) -> dict[str, object]:
+        nonlocal delivers
         if new_workspace:
             await workspaces.ensure(tx, workspace_id, now_ms)
-        await events.insert(tx, event)
-        await fanout.deliver_to_matching(tx, state.ids, event, now_ms)
+        delivers = bool(await fanout.deliver_new_event(tx, state.ids, event, now_ms))
         return render.event(event, payload)
 
     rendered = await commit(state, work, claim=claim)
     if new_workspace:
         state.keys.note_workspace(workspace_id)
-    state.scheduler.wake()
+    if delivers:  # else there is nothing new for the scheduler to look at
+        state.scheduler.wake()
     return rendered
 
 

@@ -6,8 +6,9 @@ import json
 from collections.abc import Iterable
 
 from ..api import render
+from ..domain.patterns import matches_any
 from ..ids import IdFactory
-from ..store import deliveries, endpoints
+from ..store import deliveries, endpoints, events
 from ..store.db import Tx
 from ..store.rows import Delivery, Event
 
@@ -67,6 +68,17 @@ async def deliver(
     if created:
         await deliveries.insert_many(tx, created)
     return created
+
+
+async def deliver_new_event(tx: Tx, ids: IdFactory, event: Event, now_ms: int) -> list[Delivery]:
+    """Store a new event and its deliveries to every endpoint whose patterns select it."""
+    candidates = await events.insert_with_candidates(tx, event)
+    matching = [
+        (endpoint_id, status)
+        for endpoint_id, status, patterns in candidates
+        if matches_any(patterns, event.type)
+    ]
+    return await deliver(tx, ids, event, matching, now_ms)
 
 
 async def deliver_to_matching(tx: Tx, ids: IdFactory, event: Event, now_ms: int) -> list[Delivery]:

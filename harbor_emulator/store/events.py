@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .db import Database, Row, Tx
 from .rows import Event
 
@@ -32,6 +34,37 @@ async def insert(tx: Tx, event: Event) -> None:
             event.created_ms,
         ),
     )
+
+
+# Every live endpoint of the event's workspace and mode, oldest first, as one JSON array of
+# [id, status, patterns]: a webhook's inline patterns, a destination's live subscriptions.
+_CANDIDATES = (
+    "(SELECT json_group_array(json_array(e.id, e.status,"
+    " CASE WHEN e.kind = 'webhook' THEN json(e.event_types) ELSE ("
+    "  SELECT json_group_array(s.event_type) FROM subscriptions AS s"
+    "  WHERE s.destination_id = e.id AND s.deleted_ms IS NULL) END))"
+    " FROM (SELECT * FROM endpoints WHERE workspace_id = ?2 AND livemode = ?3"
+    "  AND deleted_ms IS NULL ORDER BY created_ms, id) AS e)"
+)
+
+
+async def insert_with_candidates(tx: Tx, event: Event) -> list[tuple[str, str, list[str]]]:
+    """Insert `event` and return the endpoints that may receive it, (id, status, patterns),
+    in one round trip: event creation is the hot path, and each trip to the database
+    thread costs as much as the statement itself."""
+    rows = await tx.fetch_all(
+        "INSERT INTO events (id, workspace_id, livemode, type, payload, created_ms) "
+        f"VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {_CANDIDATES} AS candidates",
+        (
+            event.id,
+            event.workspace_id,
+            int(event.livemode),
+            event.type,
+            event.payload_json,
+            event.created_ms,
+        ),
+    )
+    return [(c[0], c[1], c[2]) for c in json.loads(rows[0]["candidates"])]
 
 
 async def exists(tx: Tx, event_id: str) -> bool:
