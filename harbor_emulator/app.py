@@ -22,6 +22,7 @@ from . import __version__
 from .api import deliveries as deliveries_api
 from .api import destinations as destinations_api
 from .api import events as events_api
+from .api import openapi as openapi_api
 from .api import replays as replays_api
 from .api import subscriptions as subscriptions_api
 from .api import webhooks as webhooks_api
@@ -216,6 +217,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         *webhooks_api.routes,
         *destinations_api.routes,
         *subscriptions_api.routes,
+        *openapi_api.routes,
         *dashboard_routes.routes,
     ]
     app = Starlette(

@@ -14,6 +14,7 @@ from harbor_emulator.testing import EmulatorServer
 
 # Re-exported for tests that build the app object themselves and serve it (test_faults).
 from harbor_emulator.testing import ServerThread as ServerThread
+from tests.openapi_check import ResponseChecker
 
 TEST_KEY = "hb_test_suite"
 
@@ -24,11 +25,16 @@ class Emulator:
     def __init__(self, url: str, config: Config) -> None:
         self.url = url
         self.config = config
-        self.http = httpx.Client(base_url=url, timeout=30)
+        # Every response the suite sees must match harbor_emulator/openapi.yaml.
+        self.openapi = ResponseChecker()
+        self.http = httpx.Client(base_url=url, timeout=30, event_hooks=self.openapi.event_hooks)
 
     def api(self, key: str = TEST_KEY) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+            base_url=self.url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {key}"},
+            event_hooks=self.openapi.event_hooks,
         )
 
     def control(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
