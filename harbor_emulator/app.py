@@ -106,16 +106,27 @@ async def harbor_error_handler(request: Request, exc: Exception) -> Response:
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     """Starlette's routing errors (no route, wrong method) in Harbor's error shape."""
     assert isinstance(exc, HTTPException)
+    headers = exc.headers
     if exc.status_code == 405:
         error = HarborError("method_not_allowed", f"{request.method} is not allowed here.")
+        headers = {"Allow": _allowed_methods(request)}
     elif exc.status_code == 404:
         error = HarborError("not_found", f"No route {request.url.path[:200]}.")
     else:
         log.error("unexpected HTTPException %s on %s", exc.status_code, request.url.path)
         error = HarborError("internal_error")
-    return JSONResponse(
-        error.body(_request_id(request)), status_code=error.status, headers=exc.headers
-    )
+    return JSONResponse(error.body(_request_id(request)), status_code=error.status, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path, for the 405's `Allow` (RFC 9110 requires
+    it). Starlette's own header names only the first route that matched the path, and a
+    path here is usually served by one route per method."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 @control

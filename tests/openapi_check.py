@@ -238,6 +238,8 @@ class ResponseChecker:
         code = response.json().get("error", {}).get("code") if not problems else None
         if not problems and code not in codes:
             problems.append(f"an undocumented route answered {code}, not one of {codes}")
+        if code == "method_not_allowed" and not response.headers.get("allow"):
+            problems.append("a 405 must name the allowed methods in Allow (RFC 9110)")
         if problems or not self._is_harbor_error(response):
             raise OpenAPIDrift(
                 f"{response.request.method} {response.request.url.path} is not in openapi.yaml "

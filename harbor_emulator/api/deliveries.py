@@ -16,7 +16,7 @@ from ..store import deliveries, events
 from ..store.db import Tx
 from ..store.rows import Delivery
 from . import render
-from .common import commit, json_response, path_id, raw_json, v1
+from .common import check_fields, commit, json_response, path_id, raw_json, v1
 
 STATUSES = ("pending", "held", "succeeded", "failed", "cancelled")
 
@@ -152,6 +152,7 @@ async def replay(
 @v1("webhooks:manage")
 async def replay_delivery(request: Request) -> Response:
     state, principal = request.app.state, request.state.principal
+    check_fields(request.state.json, ())
     rendered = await replay(state, principal, path_id(request), request.state.claim)
     return raw_json(rendered, 202)
 
