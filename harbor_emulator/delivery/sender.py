@@ -44,12 +44,15 @@ class AttemptResult:
         )
 
 
-def headers_for(request: AttemptRequest, timestamp: int) -> dict[str, str]:
-    headers = {
+def headers_for(request: AttemptRequest, timestamp: int) -> dict[str, str | bytes]:
+    headers: dict[str, str | bytes] = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Harbor-Delivery-Id": request.delivery_id,
-        "Harbor-Event-Type": request.event_type,
+        # Event types may be any non-space Unicode; httpx encodes str header values as
+        # ASCII and raised on `café.créé`, which left the delivery pending and retried in
+        # a hot loop. Its UTF-8 bytes are valid field content (RFC 9110 obs-text).
+        "Harbor-Event-Type": request.event_type.encode("utf-8"),
         "Harbor-Attempt": str(request.attempt_number),
         "Harbor-Timestamp": str(timestamp),
     }
@@ -124,7 +127,7 @@ class Sender:
         self,
         client: httpx.AsyncClient,
         request: AttemptRequest,
-        headers: dict[str, str],
+        headers: dict[str, str | bytes],
         started: float,
     ) -> AttemptResult:
         async with client.stream(
