@@ -1,0 +1,103 @@
+"""Fuzz the /v1 API with schemathesis, driven by harbor_emulator/openapi.yaml.
+
+Which checks run, and why two do not, is in schemathesis.toml at the repository root.
+
+Starts an emulator on a free port (or uses --url), runs `st run` against its
+/openapi.json with a test key, following the document's links (create -> get -> patch ->
+delete), and exits with schemathesis's status. Arguments after `--` go to `st run`.
+
+    scripts/fuzz                         # the default budget
+    scripts/fuzz --max-examples 200 --seed 7
+    scripts/fuzz --url http://127.0.0.1:4280 -- --phases stateful
+
+Only /v1 is fuzzed: /_control resets state, moves the clock by up to a century and
+revokes keys, which would turn the run into noise about itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+FUZZ_KEY = "hb_test_fuzz"
+CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
+READY_LINE = re.compile(r"listening on (http://\S+)")
+
+
+def schemathesis_command(url: str, *, max_examples: int, seed: int | None) -> list[str]:
+    st = shutil.which("st", path=str(Path(sys.executable).parent)) or "st"
+    command = [
+        st,
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {FUZZ_KEY}",
+        "--include-path-regex",
+        "^/v1/",
+        "--max-examples",
+        str(max_examples),
+        # Found examples are not worth keeping between runs; no .hypothesis/ litter.
+        "--generation-database",
+        "none",
+        "--no-color",
+    ]
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    return command
+
+
+@contextlib.contextmanager
+def started_emulator() -> Iterator[str]:
+    """A fresh emulator (no rate limit, fresh state) on a free port; yields its URL."""
+    emulator = shutil.which("harbor-emulator", path=str(Path(sys.executable).parent))
+    if emulator is None:
+        sys.exit("harbor-emulator is not installed in this environment")
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [emulator, "start", "--port", "0", "--rate-limit", "0", "--log-level", "warning"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            # A user's HARBOR_EMULATOR_DB, _STRICT or _CONTROL_TOKEN must not shape the run.
+            env={k: v for k, v in os.environ.items() if not k.startswith("HARBOR_EMULATOR_")},
+        )
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                if match := READY_LINE.search(line):
+                    yield match.group(1)
+                    break
+            else:
+                log.seek(0)
+                sys.exit(f"harbor-emulator did not start:\n{log.read().decode(errors='replace')}")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="fuzz this running emulator instead of starting one")
+    parser.add_argument("--max-examples", type=int, default=100, help="test cases per operation")
+    parser.add_argument("--seed", type=int, help="reproduce a run")
+    parser.add_argument("st_args", nargs="*", help="passed on to `st run` (after --)")
+    args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        url = args.url or stack.enter_context(started_emulator())
+        command = schemathesis_command(url, max_examples=args.max_examples, seed=args.seed)
+        return subprocess.call([*command, *args.st_args])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
