@@ -19,6 +19,9 @@ from ..store.db import Tx
 from . import render
 from .common import check_fields, commit, commit_write, path_id, raw_json, v1
 
+REPLAY_FIELDS = ("webhook_id", "destination_id")
+BACKFILL_FIELDS = ("since", "until", "type", "webhook_id", "destination_id", "workspace_id")
+
 
 async def _named_endpoint(
     state: Any, principal: Principal, body: dict[str, Any]
@@ -58,7 +61,7 @@ async def replay(
     claim: Claim | None = None,
 ) -> dict[str, Any]:
     """New deliveries of one event to every matching endpoint, or to the one named."""
-    check_fields(body, ("webhook_id", "destination_id"))
+    check_fields(body, REPLAY_FIELDS)
     event = await events.get(state.db, event_id, principal.livemode)
     if event is None or not state.keys.may_use(principal, event.workspace_id):
         raise HarborError("event_not_found", f"No event {event_id[:100]}.")
@@ -99,7 +102,7 @@ async def backfill(request: Request) -> Response:
     state = request.app.state
     principal = request.state.principal
     body = request.state.json
-    check_fields(body, ("since", "until", "type", "webhook_id", "destination_id", "workspace_id"))
+    check_fields(body, BACKFILL_FIELDS)
     if body.get("since") is None:
         raise HarborError("missing_parameter", "'since' is required.", param="since")
     since_ms = parse_timestamp(body["since"], "since")

@@ -1,0 +1,213 @@
+"""harbor_emulator/openapi.yaml agrees with the server, and the response check can fail.
+
+Responses are checked against the document on every request the suite makes
+(tests/openapi_check.py); these tests prove the rest of the agreement: the same routes,
+the same error codes and statuses, the same request fields.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from openapi_spec_validator import validate
+from starlette.routing import Route
+
+from harbor_emulator.api import endpoint_common, events, replays, subscriptions
+from harbor_emulator.api.openapi import document
+from harbor_emulator.app import create_app
+from harbor_emulator.config import Config
+from harbor_emulator.errors import STATUS_BY_CODE
+from tests.conftest import Emulator
+from tests.openapi_check import OpenAPIDrift, ResponseChecker, compiled
+
+HTTP_METHODS = {"GET", "POST", "PATCH", "PUT", "DELETE"}
+
+
+def _operations() -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method.upper(), path): op
+        for path, item in document()["paths"].items()
+        for method, op in item.items()
+        if method.upper() in HTTP_METHODS
+    }
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = compiled().resolve(node["$ref"].removeprefix("#"))[1]
+    return node
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validate(document())
+    assert document()["openapi"].startswith("3.1.")
+
+
+def test_it_is_served_as_json_naming_the_emulator(emulator: Emulator) -> None:
+    response = emulator.http.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    served = response.json()
+    assert served["servers"] == [{"url": emulator.url, "description": "this emulator"}]
+    assert {**served, "servers": None} == {**json.loads(json.dumps(document())), "servers": None}
+
+
+def test_every_route_is_documented_and_every_documented_route_exists() -> None:
+    served = {
+        (method, route.path)
+        for route in create_app(Config()).routes
+        if isinstance(route, Route) and route.path.startswith(("/v1/", "/_control/"))
+        for method in (route.methods or set()) & HTTP_METHODS
+    }
+    documented = set(_operations())
+    assert {r for r in served if r[1].startswith("/v1/")} - documented == set()
+    assert documented - served == set()
+
+
+def test_error_codes_and_statuses_are_the_servers() -> None:
+    code_schema = document()["components"]["schemas"]["ErrorCode"]
+    assert code_schema["enum"] == list(STATUS_BY_CODE)
+    assert code_schema["x-status-by-code"] == STATUS_BY_CODE
+    for (method, path), op in _operations().items():
+        for status, response in op["responses"].items():
+            schema = _resolve(response).get("content", {}).get("application/json", {})
+            for part in schema.get("schema", {}).get("allOf", []):
+                codes = part.get("properties", {}).get("error", {}).get("properties", {})
+                for code in codes.get("code", {}).get("enum", []):
+                    assert STATUS_BY_CODE[code] == int(status), (method, path, status, code)
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "server_fields"),
+    [
+        ("EventCreate", events.CREATE_FIELDS),
+        ("WebhookCreate", endpoint_common.WEBHOOKS.create_fields),
+        ("WebhookUpdate", endpoint_common.WEBHOOKS.patch_fields),
+        ("DestinationCreate", endpoint_common.DESTINATIONS.create_fields),
+        ("DestinationUpdate", endpoint_common.DESTINATIONS.patch_fields),
+        ("SubscriptionCreate", subscriptions.CREATE_FIELDS),
+        ("EventReplayRequest", replays.REPLAY_FIELDS),
+        ("BackfillRequest", replays.BACKFILL_FIELDS),
+    ],
+)
+def test_request_bodies_name_exactly_the_fields_the_server_takes(
+    schema_name: str, server_fields: tuple[str, ...]
+) -> None:
+    schema = document()["components"]["schemas"][schema_name]
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == set(server_fields)
+
+
+def _write_operations() -> list[tuple[str, str]]:
+    return [
+        (method, path)
+        for (method, path), op in _operations().items()
+        if path.startswith("/v1/") and "requestBody" in op
+    ]
+
+
+@pytest.mark.parametrize(("method", "path"), _write_operations())
+def test_unknown_body_fields_are_refused_everywhere(
+    api: httpx.Client, method: str, path: str
+) -> None:
+    ids = {
+        "/v1/webhooks/{id}": lambda: api.post(
+            "/v1/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["*"]}
+        ),
+        "/v1/destinations/{id}": lambda: api.post(
+            "/v1/destinations", json={"url": "http://127.0.0.1:9/"}
+        ),
+        "/v1/events/{id}": lambda: api.post("/v1/events", json={"type": "a", "payload": {}}),
+    }
+    for prefix, create in ids.items():
+        if path.startswith(prefix):
+            path = path.replace("{id}", create().json()["id"])
+    if path.startswith("/v1/deliveries/{id}"):
+        webhook = ids["/v1/webhooks/{id}"]().json()
+        api.post("/v1/events", json={"type": "a", "payload": {}})
+        [delivery] = api.get("/v1/deliveries", params={"webhook_id": webhook["id"]}).json()["data"]
+        path = path.replace("{id}", delivery["id"])
+    response = api.request(method, path, json={"no_such_field": 1})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_parameter"
+    assert response.json()["error"]["param"] == "no_such_field"
+
+
+def _response(
+    method: str,
+    path: str,
+    status: int,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    request = httpx.Request(method, f"http://127.0.0.1{path}")
+    all_headers = {"Harbor-Request-Id": "req_01ABC", **(headers or {})}
+    if body is None:
+        return httpx.Response(status, headers=all_headers, request=request)
+    return httpx.Response(status, json=body, headers=all_headers, request=request)
+
+
+def _error(code: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": "m", "param": None, "request_id": "req_01ABC"}}
+
+
+EVENT = {
+    "id": "evt_01ABC",
+    "object": "event",
+    "type": "a",
+    "workspace_id": "ws_1",
+    "payload": {},
+    "created_at": "2026-05-25T12:00:00Z",
+    "livemode": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("response", "complaint"),
+    [
+        (_response("GET", "/v1/events/evt_1", 200, {**EVENT, "extra": 1}), "extra"),
+        (_response("GET", "/v1/events/evt_1", 200, {**EVENT, "created_at": "x"}), "created_at"),
+        (_response("GET", "/v1/events/evt_1", 418, _error("not_found")), "not documented"),
+        (_response("GET", "/v1/events/evt_1", 404, _error("webhook_not_found")), "code"),
+        (_response("GET", "/v1/events/evt_1", 400, _error("invalid_parameter")), "400"),
+        (_response("POST", "/v1/events", 429, _error("rate_limit_exceeded")), "Retry-After"),
+        (_response("DELETE", "/v1/webhooks/wh_1", 204, {"x": 1}), "no body"),
+        (_response("GET", "/v1/nope", 404, _error("event_not_found")), "undocumented route"),
+        (_response("PUT", "/v1/events", 405, _error("method_not_allowed")), "Allow"),
+    ],
+)
+def test_the_response_check_catches_drift(response: httpx.Response, complaint: str) -> None:
+    with pytest.raises(OpenAPIDrift, match=complaint):
+        ResponseChecker().check(response)
+
+
+def test_the_response_check_passes_a_conforming_response() -> None:
+    checker = ResponseChecker()
+    checker.check(_response("GET", "/v1/events/evt_1", 200, EVENT))
+    assert checker.checked == 1
+
+
+def test_armed_faults_relax_only_the_operation_not_the_error_shape() -> None:
+    checker = ResponseChecker()
+    checker.check(_response("POST", "/_control/faults", 201, {"id": "flt_1"}))
+    checker.check(_response("GET", "/v1/events/evt_1", 500, _error("internal_error")))
+    with pytest.raises(OpenAPIDrift, match="answered with 500"):
+        checker.check(_response("GET", "/v1/events/evt_1", 500, _error("event_not_found")))
+    checker.check(
+        _response(
+            "POST", "/_control/reset", 200, {"object": "reset", "now": "2026-05-25T12:00:00Z"}
+        )
+    )
+    with pytest.raises(OpenAPIDrift):
+        checker.check(_response("GET", "/v1/events/evt_1", 500, _error("internal_error")))
+
+
+def test_the_yaml_file_is_the_document() -> None:
+    from importlib.resources import files
+
+    text = files("harbor_emulator").joinpath("openapi.yaml").read_text("utf-8")
+    assert yaml.safe_load(text) == document()
