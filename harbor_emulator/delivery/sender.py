@@ -44,15 +44,12 @@ class AttemptResult:
         )
 
 
-def headers_for(request: AttemptRequest, timestamp: int) -> dict[str, str | bytes]:
-    headers: dict[str, str | bytes] = {
+def headers_for(request: AttemptRequest, timestamp: int) -> dict[str, str]:
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Harbor-Delivery-Id": request.delivery_id,
-        # Event types may be any non-space Unicode; httpx encodes str header values as
-        # ASCII and raised on `café.créé`, which left the delivery pending and retried in
-        # a hot loop. Its UTF-8 bytes are valid field content (RFC 9110 obs-text).
-        "Harbor-Event-Type": request.event_type.encode("utf-8"),
+        "Harbor-Event-Type": request.event_type,
         "Harbor-Attempt": str(request.attempt_number),
         "Harbor-Timestamp": str(timestamp),
     }
@@ -127,11 +124,15 @@ class Sender:
         self,
         client: httpx.AsyncClient,
         request: AttemptRequest,
-        headers: dict[str, str | bytes],
+        headers: dict[str, str],
         started: float,
     ) -> AttemptResult:
+        # Event types may be any non-space Unicode; httpx encodes str header values as
+        # ASCII and raised on `café.créé`, which left the delivery pending and retried in
+        # a hot loop. UTF-8 bytes are valid field content (RFC 9110 obs-text).
+        wire = {name: value.encode("utf-8") for name, value in headers.items()}
         async with client.stream(
-            "POST", request.url, content=request.body, headers=headers
+            "POST", request.url, content=request.body, headers=wire
         ) as response:
             excerpt = bytearray()
             # Read only what the attempt record keeps, so a 50 MB answer costs 4 KB.
