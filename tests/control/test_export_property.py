@@ -14,16 +14,16 @@ TYPES = ["order.created", "order.paid", "invoice.paid", "user.deleted"]
 PATTERNS = ["*", "order.*", "invoice.paid", "user.deleted"]
 KEYS = ["hb_test_p1", "hk_test_p2"]
 
-text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-    max_size=12,
-)
+# Metadata refuses NUL and lone surrogates (domain/metadata.py), in keys as in values.
+storable = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+text = st.text(alphabet=storable, max_size=12)
+key_text = st.text(alphabet=storable, max_size=5)
 operation = st.one_of(
     st.tuples(
         st.just("webhook"),
         st.sampled_from(KEYS),
         st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3),
-        st.dictionaries(st.text(max_size=5), text, max_size=2),
+        st.dictionaries(key_text, text, max_size=2),
     ),
     st.tuples(st.just("destination"), st.sampled_from(KEYS), st.sampled_from(PATTERNS), text),
     st.tuples(
