@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ from ..store.rows import Attempt, Delivery, Target
 from .sender import AttemptRequest, AttemptResult, Sender
 
 log = logging.getLogger("harbor_emulator.delivery")
+
+BUG_BACKOFF_SECONDS = 30.0
 
 # An outcome forced by a delivery fault: "timeout", "connection_error" or an HTTP status.
 FaultOutcome = str | int
@@ -73,6 +76,8 @@ class Scheduler:
         # stale, and starting one again would repeat an attempt that already happened.
         self._dispatch_lock = asyncio.Lock()
         self._finished_meanwhile: set[str] = set()
+        # Deliveries whose last attempt hit a bug, with when (monotonic) to try them again.
+        self._resting: dict[str, float] = {}
         self._traveling = False
         self._loop: asyncio.Task[None] | None = None
         clock.subscribe(self.wake)
@@ -91,6 +96,7 @@ class Scheduler:
 
     async def cancel_running(self) -> None:
         """Abandon attempts in flight (reset): their deliveries are about to disappear."""
+        self._resting.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -191,6 +197,10 @@ class Scheduler:
                 break
             if delivery.id in self._running or delivery.id in self._finished_meanwhile:
                 continue
+            if delivery.id in self._resting:
+                if time.monotonic() < self._resting[delivery.id]:
+                    continue
+                del self._resting[delivery.id]
             if busy.get(delivery.endpoint_id, 0) >= self._per_endpoint:
                 continue
             scheduled_ms = delivery.next_attempt_ms
@@ -241,8 +251,10 @@ class Scheduler:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # A bug, not an outcome: the delivery stays pending and is tried again.
+            # A bug, not an outcome: the delivery stays pending, and is left alone for a
+            # while so a bug that fails every attempt cannot spin the loop at full speed.
             log.exception("delivery attempt %s failed unexpectedly", delivery.id)
+            self._resting[delivery.id] = time.monotonic() + BUG_BACKOFF_SECONDS
         finally:
             self._running.pop(delivery.id, None)
             self._finished_meanwhile.add(delivery.id)
@@ -271,16 +283,21 @@ class Scheduler:
             result = _fault_result(forced)
         else:
             secrets = await self._secrets(delivery.endpoint_id, stamp_ms, secrets_reads)
-            result = await self._sender.send(
-                AttemptRequest(
-                    url=target.url,
-                    body=delivery.envelope,
-                    delivery_id=delivery.id,
-                    event_type=delivery.event_type,
-                    attempt_number=number,
-                    secrets=secrets,
-                )
+            request = AttemptRequest(
+                url=target.url,
+                body=delivery.envelope,
+                delivery_id=delivery.id,
+                event_type=delivery.event_type,
+                attempt_number=number,
+                secrets=secrets,
             )
+            try:
+                result = await self._sender.send(request)
+            except Exception:
+                # The receiver was never reached properly because of a bug on our side:
+                # recorded like any failed attempt, so it follows the retry schedule.
+                log.exception("sending delivery %s raised", delivery.id)
+                result = AttemptResult(None, None, "connection_error", 0)
         first_ms = (
             delivery.first_attempt_ms if delivery.first_attempt_ms is not None else scheduled_ms
         )

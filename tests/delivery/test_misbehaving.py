@@ -80,3 +80,29 @@ def test_a_hanging_endpoint_does_not_delay_others(emulator_factory: Any) -> None
     finally:
         hanging.close()
         healthy.close()
+
+
+def test_a_sender_bug_is_a_recorded_failure_not_a_hot_loop(
+    emulator: Emulator, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harbor_emulator.delivery.sender import Sender
+
+    calls = []
+
+    async def broken_send(self: Sender, request: Any) -> Any:
+        calls.append(request.delivery_id)
+        raise RuntimeError("a bug in the sender")
+
+    monkeypatch.setattr(Sender, "send", broken_send)
+    with emulator.api() as api:
+        api.post("/v1/webhooks", json={"url": receiver.url, "events": ["*"]})
+        api.post("/v1/events", json={"type": "a", "payload": {}})
+        drained = emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 20})
+        assert drained.json()["drained"] is True
+        delivery = api.get("/v1/deliveries").json()["data"][0]
+        attempts = api.get(f"/v1/deliveries/{delivery['id']}/attempts").json()["data"]
+    # One attempt, recorded as a connection error, with the usual retry in five minutes.
+    assert len(calls) == 1
+    assert [a["error"] for a in attempts] == ["connection_error"]
+    assert delivery["status"] == "pending" and delivery["next_attempt_at"] is not None
+    assert receiver.requests == []
