@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import wraps
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..domain import idempotency
+from ..domain import idempotency, pagination
 from ..domain.auth import Principal
 from ..errors import HarborError
 from ..store.db import Tx
@@ -222,6 +222,23 @@ async def commit_write(
 def raw_json(value: Any, status_code: int = 200) -> Response:
     """Compact JSON, byte-identical to what an Idempotency-Key stored for the same value."""
     return Response(dumps(value), status_code=status_code, media_type=JSON_MEDIA_TYPE)
+
+
+def list_response(
+    state: Any,
+    rows: Sequence[Any],
+    *,
+    limit: int,
+    key: str,
+    render: Callable[[Any], dict[str, Any]],
+    keyset: Callable[[Any], pagination.Keyset] = lambda row: (row.created_ms, row.id),
+) -> Response:
+    """A list page (rows fetched with `limit + 1`) as the response of a list route."""
+    return json_response(
+        pagination.page(
+            rows, limit=limit, codec=state.cursors, key=key, keyset=keyset, render=render
+        )
+    )
 
 
 def json_response(value: Any, status_code: int = 200) -> Response:

@@ -16,7 +16,7 @@ from ..store import deliveries, events
 from ..store.db import Tx
 from ..store.rows import Delivery
 from . import render
-from .common import check_fields, commit, json_response, path_id, raw_json, v1
+from .common import check_fields, commit, json_response, list_response, path_id, raw_json, v1
 
 STATUSES = ("pending", "held", "succeeded", "failed", "cancelled")
 
@@ -89,16 +89,7 @@ async def list_deliveries(request: Request) -> Response:
             after=after,
             limit=limit + 1,
         )
-    return json_response(
-        pagination.page(
-            rows,
-            limit=limit,
-            codec=state.cursors,
-            key=key,
-            keyset=lambda row: (row.created_ms, row.id),
-            render=render.delivery,
-        )
-    )
+    return list_response(state, rows, limit=limit, key=key, render=render.delivery)
 
 
 @v1("events:read")
@@ -116,15 +107,13 @@ async def list_attempts(request: Request) -> Response:
     key = pagination.list_key("attempts", delivery_id=delivery.id)
     after = pagination.after_keyset(state.cursors, key, query)
     rows = await deliveries.attempts_page(state.db, delivery.id, after=after, limit=limit + 1)
-    return json_response(
-        pagination.page(
-            rows,
-            limit=limit,
-            codec=state.cursors,
-            key=key,
-            keyset=lambda row: (row.attempt_number, row.id),
-            render=render.attempt,
-        )
+    return list_response(
+        state,
+        rows,
+        limit=limit,
+        key=key,
+        render=render.attempt,
+        keyset=lambda row: (row.attempt_number, row.id),
     )
 
 

@@ -43,6 +43,7 @@ from .common import (
     commit,
     compact_json,
     json_response,
+    list_response,
     optional_str,
     path_id,
     raw_json,
@@ -221,16 +222,7 @@ async def list_endpoints(request: Request, dialect: Dialect) -> Response:
         after=after,
         limit=limit + 1,
     )
-    return json_response(
-        pagination.page(
-            rows,
-            limit=limit,
-            codec=state.cursors,
-            key=key,
-            keyset=lambda row: (row.created_ms, row.id),
-            render=render.endpoint,
-        )
-    )
+    return list_response(state, rows, limit=limit, key=key, render=render.endpoint)
 
 
 async def _changes(

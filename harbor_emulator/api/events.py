@@ -23,6 +23,7 @@ from .common import (
     commit,
     compact_json,
     json_response,
+    list_response,
     path_id,
     raw_json,
     required,
@@ -123,16 +124,7 @@ async def list_events(request: Request) -> Response:
         after=after,
         limit=limit + 1,
     )
-    return json_response(
-        pagination.page(
-            rows,
-            limit=limit,
-            codec=state.cursors,
-            key=key,
-            keyset=lambda row: (row.created_ms, row.id),
-            render=render.event,
-        )
-    )
+    return list_response(state, rows, limit=limit, key=key, render=render.event)
 
 
 routes = [

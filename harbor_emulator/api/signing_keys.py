@@ -22,7 +22,7 @@ from ..store import signing_keys
 from ..store.db import Tx
 from ..store.rows import SigningKey
 from . import render
-from .common import check_fields, commit, json_response, path_id, raw_json, v1
+from .common import check_fields, commit, list_response, path_id, raw_json, v1
 from .endpoint_common import SCOPE, SIGNING_KEY_PREFIX, Dialect, load
 
 DEFAULT_EXPIRE_PREVIOUS_SECONDS = 86_400
@@ -90,16 +90,7 @@ async def list_keys(request: Request, dialect: Dialect) -> Response:
         after=after,
         limit=limit + 1,
     )
-    return json_response(
-        pagination.page(
-            rows,
-            limit=limit,
-            codec=state.cursors,
-            key=key,
-            keyset=lambda row: (row.created_ms, row.id),
-            render=render.signing_key,
-        )
-    )
+    return list_response(state, rows, limit=limit, key=key, render=render.signing_key)
 
 
 def routes_for(dialect: Dialect) -> list[Route]:

@@ -23,7 +23,16 @@ from ..store import subscriptions
 from ..store.db import Database, Tx
 from ..store.rows import Endpoint, Subscription
 from . import render
-from .common import check_fields, commit, json_response, path_id, raw_json, required, v1
+from .common import (
+    check_fields,
+    commit,
+    json_response,
+    list_response,
+    path_id,
+    raw_json,
+    required,
+    v1,
+)
 from .endpoint_common import DESTINATIONS, SCOPE, load
 
 CREATE_FIELDS = ("destination_id", "event_type")
@@ -141,16 +150,7 @@ async def list_subscriptions(request: Request) -> Response:
         after=after,
         limit=limit + 1,
     )
-    return json_response(
-        pagination.page(
-            rows,
-            limit=limit,
-            codec=state.cursors,
-            key=key,
-            keyset=lambda row: (row.created_ms, row.id),
-            render=render.subscription,
-        )
-    )
+    return list_response(state, rows, limit=limit, key=key, render=render.subscription)
 
 
 async def unsubscribe(state: Any, principal: Principal, subscription_id: str) -> None:
