@@ -8,9 +8,10 @@ drifting apart without a test of its own per route.
 Schemas are validated with `jsonschema` (Draft 2020-12, the dialect of OpenAPI 3.1), with
 the whole document registered as one resource so its `$ref`s resolve as written.
 
-Responses that are not part of the documented API are not checked: `/_sink/…` receivers,
-the dashboard, `/openapi.json`, and routes no document path matches except under `/v1`,
-where only the routing errors (404 `not_found`, 405 `method_not_allowed`) may answer.
+Routes no document path matches are checked under `/v1` and `/_control`, where only the
+routing errors (404 `not_found`, 405 `method_not_allowed`) may answer. `/_sink/…` receivers
+answer whatever a test scripted, so only their `Harbor-Request-Id` is checked. The dashboard
+and `/openapi.json` are not part of the documented API and are not checked.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ import httpx
 import jsonschema
 import referencing
 import referencing.jsonschema
+import yaml
 
 from harbor_emulator.api.openapi import document
 from harbor_emulator.errors import STATUS_BY_CODE
 
 DOCUMENT_URI = "urn:harbor-emulator:openapi"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+CHECKED_PREFIXES = ("/v1", "/_control")
+YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 
 
 class OpenAPIDrift(AssertionError):
@@ -139,9 +143,16 @@ class ResponseChecker:
         request = response.request
         method, path = request.method.lower(), request.url.path
         self._track_faults(method, path, response.status_code)
+        if path.startswith("/_sink/"):
+            if not self.document.errors(
+                "/components/headers/HarborRequestId/schema",
+                response.headers.get("harbor-request-id"),
+            ):
+                return
+            raise OpenAPIDrift(f"{request.method} {path}: header Harbor-Request-Id is required")
         entry = self.document.match(path)
         if entry is None:
-            if path.startswith("/v1/") or path == "/v1":
+            if any(path == p or path.startswith(f"{p}/") for p in CHECKED_PREFIXES):
                 self._check_routing_error(response, ("not_found", "method_not_allowed"))
             return
         operation = entry.operations.get(method)
@@ -190,9 +201,12 @@ class ResponseChecker:
         if media_type not in content:
             return [*problems, f"content-type {media_type!r} is not one of {list(content)}"]
         try:
-            body = json.loads(response.content)
-        except ValueError:
-            return [*problems, "body is not JSON"]
+            if media_type in YAML_MEDIA_TYPES:
+                body = yaml.safe_load(response.content)
+            else:
+                body = json.loads(response.content)
+        except (ValueError, yaml.YAMLError):
+            return [*problems, f"body is not {media_type}"]
         schema_pointer = f"{pointer}/content/{_escape(media_type)}/schema"
         errors = self.document.errors(schema_pointer, body)
         if errors and self.faults_armed and self._is_harbor_error(response):

@@ -20,6 +20,7 @@ from harbor_emulator.api import endpoint_common, events, replays, subscriptions
 from harbor_emulator.api.openapi import document
 from harbor_emulator.app import create_app
 from harbor_emulator.config import Config
+from harbor_emulator.control import faults, fixtures, sinks
 from harbor_emulator.errors import STATUS_BY_CODE
 from tests.conftest import Emulator
 from tests.openapi_check import OpenAPIDrift, ResponseChecker, compiled
@@ -64,7 +65,7 @@ def test_every_route_is_documented_and_every_documented_route_exists() -> None:
         for method in (route.methods or set()) & HTTP_METHODS
     }
     documented = set(_operations())
-    assert {r for r in served if r[1].startswith("/v1/")} - documented == set()
+    assert served - documented == set()
     assert documented - served == set()
 
 
@@ -92,6 +93,10 @@ def test_error_codes_and_statuses_are_the_servers() -> None:
         ("SubscriptionCreate", subscriptions.CREATE_FIELDS),
         ("EventReplayRequest", replays.REPLAY_FIELDS),
         ("BackfillRequest", replays.BACKFILL_FIELDS),
+        ("SinkScript", sinks.SCRIPT_FIELDS),
+        ("ScriptedResponseInput", sinks.SCRIPT_ANSWER_FIELDS),
+        ("ApiFaultCreate", faults.API_FIELDS),
+        ("DeliveryFaultCreate", faults.DELIVERY_FIELDS),
     ],
 )
 def test_request_bodies_name_exactly_the_fields_the_server_takes(
@@ -100,6 +105,88 @@ def test_request_bodies_name_exactly_the_fields_the_server_takes(
     schema = document()["components"]["schemas"][schema_name]
     assert schema["additionalProperties"] is False
     assert set(schema["properties"]) == set(server_fields)
+
+
+def test_the_fixtures_schema_is_fixtures_schema_json() -> None:
+    """The document's `Fixtures` is harbor_emulator/fixtures.schema.json, the schema the
+    loader checks every document against, with its `$ref`s made local to the document."""
+
+    def local(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: v.replace("#/$defs/", "#/components/schemas/Fixtures/$defs/")
+                if k == "$ref"
+                else local(v)
+                for k, v in node.items()
+            }
+        return [local(v) for v in node] if isinstance(node, list) else node
+
+    expected = {k: v for k, v in fixtures.schema().items() if k not in ("$schema", "$id")}
+    assert document()["components"]["schemas"]["Fixtures"] == local(expected)
+
+
+def _control_operations() -> list[tuple[str, str]]:
+    return sorted(path_method for path_method in _operations() if "/_control/" in path_method[1])
+
+
+def test_the_control_token_guards_every_documented_control_route(emulator_factory: Any) -> None:
+    guarded = emulator_factory(control_token="T")
+    for method, path in _control_operations():
+        concrete = path.replace("{name}", "orders").replace("{id}", "flt_1")
+        concrete = concrete.replace("{key}", "hb_test_x")
+        response = guarded.http.request(method, concrete, json={})
+        # The response check has already found the 401 in the operation's responses.
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.json()["error"]["code"] == "authentication_required"
+    assert guarded.openapi.checked >= len(_control_operations())
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code", "param"),
+    [
+        (
+            "/_control/sinks/orders",
+            {"responses": [], "no_such_field": 1},
+            "invalid_parameter",
+            "no_such_field",
+        ),
+        (
+            "/_control/sinks/orders",
+            {"responses": [{"no_such_field": 1}]},
+            "invalid_parameter",
+            "responses[0].no_such_field",
+        ),
+        (
+            "/_control/faults",
+            {"target": "api", "error_code": "not_found", "no_such_field": 1},
+            "invalid_parameter",
+            "no_such_field",
+        ),
+        (
+            "/_control/faults",
+            {
+                "target": "delivery",
+                "endpoint_id": "wh_1",
+                "outcome": 500,
+                "error_code": "not_found",
+            },
+            "invalid_parameter",
+            "error_code",
+        ),
+        ("/_control/fixtures", {"no_such_field": 1}, "invalid_fixtures", "no_such_field"),
+    ],
+)
+def test_control_bodies_refuse_unknown_fields(
+    emulator: Emulator, path: str, body: dict[str, Any], code: str, param: str
+) -> None:
+    method = "PUT" if path.startswith("/_control/sinks/") else "POST"
+    schema = _resolve(_operations()[(method, path.replace("orders", "{name}"))]["requestBody"])
+    media = _resolve(schema["content"]["application/json"]["schema"])
+    assert media.get("additionalProperties") is False or "oneOf" in media
+    response = emulator.http.request(method, path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["param"] == param
 
 
 def _write_operations() -> list[tuple[str, str]]:
@@ -166,6 +253,27 @@ EVENT = {
 }
 
 
+FAULT = {
+    "id": "flt_1",
+    "object": "fault",
+    "target": "api",
+    "method": None,
+    "path": "/v1/*",
+    "error_code": "internal_error",
+    "probability": None,
+    "seed": None,
+    "remaining": None,
+    "fired_count": 0,
+    "created_at": "2026-05-25T12:00:00Z",
+}
+
+
+def _yaml_response(path: str, text: str) -> httpx.Response:
+    request = httpx.Request("GET", f"http://127.0.0.1{path}")
+    headers = {"Harbor-Request-Id": "req_01ABC", "Content-Type": "application/yaml"}
+    return httpx.Response(200, content=text.encode(), headers=headers, request=request)
+
+
 @pytest.mark.parametrize(
     ("response", "complaint"),
     [
@@ -178,6 +286,22 @@ EVENT = {
         (_response("DELETE", "/v1/webhooks/wh_1", 204, {"x": 1}), "no body"),
         (_response("GET", "/v1/nope", 404, _error("event_not_found")), "undocumented route"),
         (_response("PUT", "/v1/events", 405, _error("method_not_allowed")), "Allow"),
+        (_response("GET", "/_control/nope", 404, _error("event_not_found")), "undocumented route"),
+        (_response("GET", "/_control/nope", 200, {"ok": True}), "is not in openapi.yaml"),
+        (
+            _response("GET", "/_control/faults", 200, {"object": "list", "data": [FAULT]}),
+            "has_more",
+        ),
+        (_response("POST", "/_control/faults", 201, {**FAULT, "retry_after_ms": 1}), "retry_after"),
+        (_response("POST", "/_control/faults", 201, {**FAULT, "target": "x"}), "not valid"),
+        (_response("DELETE", "/_control/faults/flt_1", 404, _error("webhook_not_found")), "code"),
+        (_response("POST", "/_control/fixtures", 400, _error("invalid_parameter")), "code"),
+        (_yaml_response("/_control/export", "version: 1\n"), "required"),
+        (_yaml_response("/_control/export", "a: [\n"), "not application/yaml"),
+        (
+            httpx.Response(200, request=httpx.Request("POST", "http://127.0.0.1/_sink/a")),
+            "Harbor-Request-Id",
+        ),
     ],
 )
 def test_the_response_check_catches_drift(response: httpx.Response, complaint: str) -> None:
@@ -188,12 +312,13 @@ def test_the_response_check_catches_drift(response: httpx.Response, complaint: s
 def test_the_response_check_passes_a_conforming_response() -> None:
     checker = ResponseChecker()
     checker.check(_response("GET", "/v1/events/evt_1", 200, EVENT))
+    checker.check(_response("POST", "/_sink/a/b", 500, {"anything": 1}))
     assert checker.checked == 1
 
 
 def test_armed_faults_relax_only_the_operation_not_the_error_shape() -> None:
     checker = ResponseChecker()
-    checker.check(_response("POST", "/_control/faults", 201, {"id": "flt_1"}))
+    checker.check(_response("POST", "/_control/faults", 201, FAULT))
     checker.check(_response("GET", "/v1/events/evt_1", 500, _error("internal_error")))
     with pytest.raises(OpenAPIDrift, match="answered with 500"):
         checker.check(_response("GET", "/v1/events/evt_1", 500, _error("event_not_found")))

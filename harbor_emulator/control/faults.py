@@ -31,9 +31,9 @@ DELIVERY_ERRORS = ("timeout", "connection_error")
 
 _METHOD = re.compile(r"[A-Za-z]{1,16}")
 _ENDPOINT_ID = re.compile(r"(wh|dest)_[A-Za-z0-9]{1,64}")
-_API_FIELDS = ("target", "method", "path", "error_code", "retry_after_ms")
-_DELIVERY_FIELDS = ("target", "endpoint_id", "outcome")
-_TRIGGER_FIELDS = ("count", "probability", "seed")
+TRIGGER_FIELDS = ("count", "probability", "seed")
+API_FIELDS = ("target", "method", "path", "error_code", "retry_after_ms", *TRIGGER_FIELDS)
+DELIVERY_FIELDS = ("target", "endpoint_id", "outcome", *TRIGGER_FIELDS)
 
 # What a delivery attempt records instead of calling the receiver: an error name
 # ("timeout", "connection_error") or the HTTP status the receiver "answered".
@@ -186,10 +186,10 @@ def _is_int(value: object) -> bool:
 def parse_fault(spec: dict[str, Any], fault_id: str, now_ms: int) -> Fault:
     target = _required(spec, "target")
     if target == "api":
-        check_fields(spec, _API_FIELDS + _TRIGGER_FIELDS)
+        check_fields(spec, API_FIELDS)
         fault = Fault(fault_id, "api", now_ms, **_api_fields(spec))
     elif target == "delivery":
-        check_fields(spec, _DELIVERY_FIELDS + _TRIGGER_FIELDS)
+        check_fields(spec, DELIVERY_FIELDS)
         fault = Fault(fault_id, "delivery", now_ms, **_delivery_fields(spec))
     else:
         raise _invalid("target", "'target' must be 'api' or 'delivery'.")

@@ -29,6 +29,10 @@ MAX_SCRIPTED_RESPONSES = 1_000
 MAX_DELAY_MS = 600_000
 MAX_SCRIPTED_BODY_CHARS = 1024 * 1024
 
+SCRIPT_FIELDS = ("responses",)
+# The fields of one scripted answer in `PUT /_control/sinks/{name}`.
+SCRIPT_ANSWER_FIELDS = ("status", "delay_ms", "body", "headers")
+
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 # Framing headers are computed from the scripted body; a scripted value would corrupt it.
 _RESERVED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -275,7 +279,7 @@ def _scripted_headers(value: object, param: str) -> dict[str, str]:
 
 
 def parse_script(body: dict[str, Any]) -> list[ScriptedResponse]:
-    check_fields(body, ("responses",))
+    check_fields(body, SCRIPT_FIELDS)
     responses = body.get("responses")
     if responses is None:
         raise HarborError("missing_parameter", "'responses' is required.", param="responses")
@@ -290,12 +294,12 @@ def parse_script(body: dict[str, Any]) -> list[ScriptedResponse]:
         param = f"responses[{index}]"
         if not isinstance(item, dict):
             raise HarborError("invalid_parameter", f"'{param}' must be an object.", param=param)
-        allowed = ("status", "delay_ms", "body", "headers")
-        unknown = [name for name in item if name not in allowed]
+        unknown = [name for name in item if name not in SCRIPT_ANSWER_FIELDS]
         if unknown:
+            allowed = ", ".join(SCRIPT_ANSWER_FIELDS)
             raise HarborError(
                 "invalid_parameter",
-                f"Unknown parameter '{unknown[0][:100]}'. Allowed: {', '.join(allowed)}.",
+                f"Unknown parameter '{unknown[0][:100]}'. Allowed: {allowed}.",
                 param=f"{param}.{unknown[0][:100]}",
             )
         answer_body = item.get("body", DEFAULT_RESPONSE.body)
