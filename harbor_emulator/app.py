@@ -213,21 +213,22 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         finally:
             await db.close()
 
+    # Starlette tries routes in order: the API's hot paths first, events first of all.
     routes = [
+        *events_api.routes,
+        *replays_api.routes,
+        *deliveries_api.routes,
+        *webhooks_api.routes,
+        *destinations_api.routes,
+        *subscriptions_api.routes,
         Route("/_control/health", health, methods=["GET"]),
         Route("/_control/reset", reset, methods=["POST"]),
         *clock_routes.routes,
         *settings.routes,
         *fixture_routes.routes,
         *delivery_routes.routes,
-        *replays_api.routes,
         *sinks.routes,
         *faults.routes,
-        *events_api.routes,
-        *deliveries_api.routes,
-        *webhooks_api.routes,
-        *destinations_api.routes,
-        *subscriptions_api.routes,
         *openapi_api.routes,
         *dashboard_routes.routes,
     ]
