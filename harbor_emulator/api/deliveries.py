@@ -12,7 +12,7 @@ from ..domain import pagination
 from ..domain.auth import Principal
 from ..domain.idempotency import Claim
 from ..errors import HarborError
-from ..store import deliveries, events
+from ..store import deliveries, endpoints, events
 from ..store.db import Tx
 from ..store.rows import Delivery
 from . import render
@@ -42,8 +42,9 @@ async def _filter_workspace(request: Request) -> str | None:
         workspace_id = None if event is None else event.workspace_id
     elif query.get("webhook_id") or query.get("destination_id"):
         endpoint_id = query.get("webhook_id") or query.get("destination_id") or ""
-        found = await deliveries.endpoint_kind(state.db, endpoint_id, livemode)
-        workspace_id = None if found is None else found[0]
+        # A deleted endpoint's deliveries stay readable, so the filter finds it too.
+        found = await endpoints.get_any(state.db, endpoint_id)
+        workspace_id = None if found is None or found.livemode != livemode else found.workspace_id
     else:
         return state.keys.workspace_for(principal, query.get("workspace_id"))
     if workspace_id is None or not state.keys.may_use(principal, workspace_id):

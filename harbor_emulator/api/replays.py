@@ -14,7 +14,7 @@ from ..domain.auth import Principal
 from ..domain.idempotency import Claim
 from ..domain.patterns import validate_event_type
 from ..errors import HarborError
-from ..store import deliveries, events
+from ..store import deliveries, endpoints, events
 from ..store.db import Tx
 from . import render
 from .common import check_fields, commit, commit_write, path_id, raw_json, v1
@@ -42,14 +42,14 @@ async def _named_endpoint(
             continue
         if not isinstance(endpoint_id, str):
             raise HarborError("invalid_parameter", f"'{param}' must be a string.", param=param)
-        found = await deliveries.endpoint_kind(state.db, endpoint_id, principal.livemode)
+        found = await endpoints.get(state.db, endpoint_id, livemode=principal.livemode)
         if (
             found is None
             or not endpoint_id.startswith(prefix)
-            or not state.keys.may_use(principal, found[0])
+            or not state.keys.may_use(principal, found.workspace_id)
         ):
             raise HarborError(code, f"No {param[:-3]} {endpoint_id[:100]}.")
-        return endpoint_id, found[0]
+        return endpoint_id, found.workspace_id
     return None
 
 

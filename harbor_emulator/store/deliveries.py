@@ -293,16 +293,6 @@ async def attempts_between(
     return found
 
 
-async def endpoint_kind(db: Database, endpoint_id: str, livemode: bool) -> tuple[str, str] | None:
-    """(workspace_id, kind) of a live endpoint, for replays aimed at one endpoint."""
-    row = await db.fetch_one(
-        "SELECT workspace_id, kind FROM endpoints WHERE id = ? AND livemode = ? "
-        "AND deleted_ms IS NULL",
-        (endpoint_id, int(livemode)),
-    )
-    return None if row is None else (row["workspace_id"], row["kind"])
-
-
 async def endpoint_status(tx: Tx, endpoint_id: str) -> str:
     row = await tx.fetch_one("SELECT status FROM endpoints WHERE id = ?", (endpoint_id,))
     return "active" if row is None else str(row["status"])

@@ -343,3 +343,19 @@ def test_running_clock_sends_retries_when_due(
     assert delivery["status"] == "succeeded" and delivery["attempt_count"] == 2
     attempts = _attempts(api, delivery["id"])
     assert _at(attempts[1]["attempted_at"]) - _at(attempts[0]["attempted_at"]) in (1, 2)
+
+
+def test_deliveries_of_a_deleted_webhook_stay_listable_by_its_id(
+    emulator: Emulator, api: httpx.Client, receiver: Receiver
+) -> None:
+    receiver.always(500)
+    webhook = _webhook(api, receiver.url)
+    _event(api)
+    _drain(emulator)
+    assert api.delete(f"/v1/webhooks/{webhook['id']}").status_code == 204
+    listed = api.get("/v1/deliveries", params={"webhook_id": webhook["id"]}).json()["data"]
+    assert [d["status"] for d in listed] == ["cancelled"]
+    replay = api.post(
+        "/v1/events/replay", json={"since": "2000-01-01T00:00:00Z", "webhook_id": webhook["id"]}
+    )
+    assert error_of(replay)["code"] == "webhook_not_found"
