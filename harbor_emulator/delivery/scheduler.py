@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ..clock import Clock
 from ..domain.retry import DEFAULT_POLICY, RetryPolicy, next_attempt_ms, parse_retry_policy
 from ..ids import IdFactory
-from ..store import deliveries, signing_keys
+from ..store import deliveries
 from ..store.db import Database, Tx
 from ..store.rows import Attempt, Delivery, Target
 from .sender import AttemptRequest, AttemptResult, Sender
@@ -37,7 +37,6 @@ BUG_BACKOFF_SECONDS = 30.0
 FaultOutcome = str | int
 TakeFault = Callable[[str], FaultOutcome | None]
 # The signing secrets read for one dispatch, by (endpoint, stamp): shared by its attempts.
-SecretsReads = dict[tuple[str, int], "asyncio.Task[list[str]]"]
 
 
 @dataclass(slots=True)
@@ -175,24 +174,22 @@ class Scheduler:
         if len(self._running) >= self._concurrency:
             return 0
         candidates = [
-            d
-            for d in await deliveries.due(
+            (delivery, target)
+            for delivery, target in await deliveries.due(
                 self._db,
                 horizon_ms=horizon_ms,
                 per_endpoint=self._per_endpoint,
                 limit=self._concurrency * 2 + len(self._running),
             )
-            if d.id not in self._running
+            if delivery.id not in self._running
         ]
         if not candidates:
             return 0
-        targets = await deliveries.targets(self._db, {d.endpoint_id for d in candidates})
         busy: dict[str, int] = {}
         for running in self._running.values():
             busy[running.endpoint_id] = busy.get(running.endpoint_id, 0) + 1
         started = 0
-        secrets_reads: SecretsReads = {}
-        for delivery in candidates:
+        for delivery, target in candidates:
             if len(self._running) >= self._concurrency:
                 break
             if delivery.id in self._running or delivery.id in self._finished_meanwhile:
@@ -213,7 +210,6 @@ class Scheduler:
                     break
                 if scheduled_ms > self._clock.now_ms():
                     self._clock.set_ms(scheduled_ms)
-            target = targets.get(delivery.endpoint_id)
             policy = _policy(target)
             first_ms = (
                 delivery.first_attempt_ms if delivery.first_attempt_ms is not None else scheduled_ms
@@ -230,9 +226,7 @@ class Scheduler:
             busy[delivery.endpoint_id] = busy.get(delivery.endpoint_id, 0) + 1
             # During an advance, attempts carry their scheduled time (contract).
             stamp_ms = scheduled_ms if travel else max(scheduled_ms, self._clock.now_ms())
-            task = asyncio.create_task(
-                self._attempt(delivery, target, policy, stamp_ms, secrets_reads)
-            )
+            task = asyncio.create_task(self._attempt(delivery, target, policy, stamp_ms))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
@@ -241,13 +235,12 @@ class Scheduler:
     async def _attempt(
         self,
         delivery: Delivery,
-        target: Target | None,
+        target: Target,
         policy: RetryPolicy,
         stamp_ms: int,
-        secrets_reads: SecretsReads,
     ) -> None:
         try:
-            await self._attempt_once(delivery, target, policy, stamp_ms, secrets_reads)
+            await self._attempt_once(delivery, target, policy, stamp_ms)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -264,12 +257,11 @@ class Scheduler:
     async def _attempt_once(
         self,
         delivery: Delivery,
-        target: Target | None,
+        target: Target,
         policy: RetryPolicy,
         stamp_ms: int,
-        secrets_reads: SecretsReads,
     ) -> None:
-        if target is None or target.deleted:
+        if target.deleted:
             await self._db.write(lambda tx: deliveries.cancel(tx, delivery.id))
             return
         if target.status == "paused":
@@ -282,7 +274,7 @@ class Scheduler:
         if forced is not None:
             result = _fault_result(forced)
         else:
-            secrets = await self._secrets(delivery.endpoint_id, stamp_ms, secrets_reads)
+            secrets = target.secrets_at(stamp_ms)
             request = AttemptRequest(
                 url=target.url,
                 body=delivery.envelope,
@@ -329,22 +321,9 @@ class Scheduler:
 
         await self._db.write(record)
 
-    async def _secrets(self, endpoint_id: str, stamp_ms: int, reads: SecretsReads) -> list[str]:
-        """The secrets valid at `stamp_ms`, read once for all of a dispatch's attempts to
-        that endpoint with that stamp (a burst to one endpoint shares one time, and each
-        read is a trip to the database thread). Read when the first of them starts, as
-        each attempt read them before; a later rotation reaches the next dispatch."""
-        key = (endpoint_id, stamp_ms)
-        read = reads.get(key)
-        if read is None:
-            read = asyncio.create_task(signing_keys.valid_secrets(self._db, endpoint_id, stamp_ms))
-            reads[key] = read
-        # Shielded: an attempt cancelled while waiting must not cancel the others' read.
-        return list(await asyncio.shield(read))
 
-
-def _policy(target: Target | None) -> RetryPolicy:
-    if target is None or target.retry_policy_json is None:
+def _policy(target: Target) -> RetryPolicy:
+    if target.retry_policy_json is None:
         return DEFAULT_POLICY
     return parse_retry_policy(json.loads(target.retry_policy_json)) or DEFAULT_POLICY
 

@@ -83,19 +83,39 @@ async def insert_many(tx: Tx, deliveries: Sequence[Delivery]) -> None:
 # -- the queue --------------------------------------------------------------------------
 
 
-async def due(db: Database, *, horizon_ms: int, per_endpoint: int, limit: int) -> list[Delivery]:
+async def due(
+    db: Database, *, horizon_ms: int, per_endpoint: int, limit: int
+) -> list[tuple[Delivery, Target]]:
     """Pending deliveries due by `horizon_ms`, oldest due first, at most `per_endpoint` per
-    endpoint, so a backlog for one endpoint cannot hide the others' due deliveries."""
+    endpoint (so a backlog for one endpoint cannot hide the others' due deliveries), each
+    with its endpoint and signing keys: one round trip per dispatch."""
     # One index probe per endpoint (deliveries_due_by_endpoint), so the cost follows the
     # number of endpoints, not the size of the backlog.
     rows = await db.fetch_all(
-        "SELECT d.* FROM endpoints AS e JOIN deliveries AS d ON d.id IN ("
+        "SELECT d.*, e.url AS e_url, e.status AS e_status, e.deleted_ms AS e_deleted_ms,"
+        " e.retry_policy AS e_retry_policy, (SELECT json_group_array(json_array(secret,"
+        "  expires_ms)) FROM (SELECT secret, expires_ms FROM signing_keys AS k"
+        "  WHERE k.endpoint_id = e.id ORDER BY k.created_ms DESC, k.id DESC)) AS e_keys"
+        " FROM endpoints AS e JOIN deliveries AS d ON d.id IN ("
         "  SELECT id FROM deliveries WHERE endpoint_id = e.id AND status = 'pending'"
         "  AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?"
         ") ORDER BY d.next_attempt_ms, d.id LIMIT ?",
         (horizon_ms, per_endpoint, limit),
     )
-    return [_delivery(row) for row in rows]
+    return [
+        (
+            _delivery(row),
+            Target(
+                endpoint_id=row["endpoint_id"],
+                url=row["e_url"],
+                status=row["e_status"],
+                deleted=row["e_deleted_ms"] is not None,
+                retry_policy_json=row["e_retry_policy"],
+                keys=tuple((secret, expires) for secret, expires in json.loads(row["e_keys"])),
+            ),
+        )
+        for row in rows
+    ]
 
 
 async def next_due_ms(db: Database) -> int | None:
@@ -111,26 +131,6 @@ async def count_due(db: Database, horizon_ms: int) -> int:
         (horizon_ms,),
     )
     return 0 if row is None else int(row["n"])
-
-
-async def targets(db: Database, endpoint_ids: set[str]) -> dict[str, Target]:
-    """The endpoints of a batch of attempts, read in one query."""
-    ids = sorted(endpoint_ids)
-    marks = ",".join("?" * len(ids))
-    rows = await db.fetch_all(
-        f"SELECT id, url, status, deleted_ms, retry_policy FROM endpoints WHERE id IN ({marks})",
-        ids,
-    )
-    return {
-        row["id"]: Target(
-            endpoint_id=row["id"],
-            url=row["url"],
-            status=row["status"],
-            deleted=row["deleted_ms"] is not None,
-            retry_policy_json=row["retry_policy"],
-        )
-        for row in rows
-    }
 
 
 async def hold(tx: Tx, delivery_id: str) -> None:

@@ -84,6 +84,12 @@ class Target:
     status: str
     deleted: bool
     retry_policy_json: str | None
+    # Every signing key, newest first: (secret, expires_ms or None for the current key).
+    keys: tuple[tuple[str, int | None], ...] = ()
+
+    def secrets_at(self, moment_ms: int) -> list[str]:
+        """The secrets an attempt at `moment_ms` signs with (store/signing_keys._VALID)."""
+        return [secret for secret, expires in self.keys if expires is None or expires > moment_ms]
 
 
 @dataclass(frozen=True, slots=True)
