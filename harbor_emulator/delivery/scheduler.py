@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import time
@@ -22,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..clock import Clock
-from ..domain.retry import DEFAULT_POLICY, RetryPolicy, next_attempt_ms, parse_retry_policy
+from ..domain.retry import RetryPolicy, next_attempt_ms, stored_policy
 from ..ids import IdFactory
 from ..store import deliveries
 from ..store.db import Database, Tx
@@ -210,7 +209,7 @@ class Scheduler:
                     break
                 if scheduled_ms > self._clock.now_ms():
                     self._clock.set_ms(scheduled_ms)
-            policy = _policy(target)
+            policy = stored_policy(target.retry_policy_json)
             first_ms = (
                 delivery.first_attempt_ms if delivery.first_attempt_ms is not None else scheduled_ms
             )
@@ -320,12 +319,6 @@ class Scheduler:
             )
 
         await self._db.write(record)
-
-
-def _policy(target: Target) -> RetryPolicy:
-    if target.retry_policy_json is None:
-        return DEFAULT_POLICY
-    return parse_retry_policy(json.loads(target.retry_policy_json)) or DEFAULT_POLICY
 
 
 def _fault_result(outcome: FaultOutcome) -> AttemptResult:

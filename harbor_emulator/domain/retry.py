@@ -8,6 +8,7 @@ the schedule runs out; the delivery fails when that would fall later than
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from harbor_emulator.errors import HarborError
@@ -121,3 +122,10 @@ def _parse_max_age(value: object) -> int:
             param=_MAX_AGE_PARAM,
         )
     return value
+
+
+def stored_policy(retry_policy_json: str | None) -> RetryPolicy:
+    """The policy an endpoint's stored `retry_policy` column schedules retries with."""
+    if retry_policy_json is None:
+        return DEFAULT_POLICY
+    return parse_retry_policy(json.loads(retry_policy_json)) or DEFAULT_POLICY

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 from ..domain.patterns import matches_any
-from ..domain.retry import DEFAULT_POLICY, RetryPolicy, parse_retry_policy
 from . import deliveries, signing_keys, subscriptions
 from .db import Database, Row, Tx
 from .rows import Endpoint, SigningKey
@@ -39,14 +38,6 @@ def _row(row: Row) -> Endpoint:
         updated_ms=row["updated_ms"],
         deleted_ms=row["deleted_ms"],
     )
-
-
-def retry_policy(endpoint: Endpoint) -> RetryPolicy:
-    """The policy the delivery engine schedules this endpoint's retries with."""
-    if endpoint.retry_policy_json is None:
-        return DEFAULT_POLICY
-    policy = parse_retry_policy(json.loads(endpoint.retry_policy_json))
-    return DEFAULT_POLICY if policy is None else policy
 
 
 async def insert(tx: Tx, endpoint: Endpoint, *, secret: str, key_id: str) -> SigningKey:
