@@ -241,6 +241,11 @@ def list_response(
     )
 
 
+def whole_list_response(data: list[Any]) -> Response:
+    """A list object holding everything there is (control lists are not paginated)."""
+    return json_response({"object": "list", "data": data, "has_more": False, "next_cursor": None})
+
+
 def json_response(value: Any, status_code: int = 200) -> Response:
     return JSONResponse(value, status_code=status_code)
 

@@ -17,7 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..api.common import check_fields, json_response, parse_json_object, read_body
+from ..api.common import (
+    check_fields,
+    json_response,
+    parse_json_object,
+    read_body,
+    whole_list_response,
+)
 from ..clock import Clock, format_ms
 from ..errors import STATUS_BY_CODE, HarborError
 from ..ids import IdFactory
@@ -276,7 +282,7 @@ async def create_fault(request: Request) -> Response:
 @control
 async def list_faults(request: Request) -> Response:
     data = [fault.render() for fault in request.app.state.faults.list()]
-    return json_response({"object": "list", "data": data, "has_more": False, "next_cursor": None})
+    return whole_list_response(data)
 
 
 @control

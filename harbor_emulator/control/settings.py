@@ -9,7 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..api.common import check_fields, json_response, parse_json_object, read_body
+from ..api.common import (
+    check_fields,
+    json_response,
+    parse_json_object,
+    read_body,
+    whole_list_response,
+)
 from ..clock import format_ms
 from ..domain.auth import (
     KEY_PATTERN,
@@ -79,14 +85,7 @@ def validate_name(value: object, param: str = "name") -> str | None:
 @control
 async def list_workspaces(request: Request) -> Response:
     rows = await workspaces.list_all(request.app.state.db)
-    return json_response(
-        {
-            "object": "list",
-            "data": [render_workspace(row) for row in rows],
-            "has_more": False,
-            "next_cursor": None,
-        }
-    )
+    return whole_list_response([render_workspace(row) for row in rows])
 
 
 async def create_workspace_from(state: Any, body: dict[str, Any]) -> Workspace:
@@ -118,14 +117,7 @@ async def create_workspace(request: Request) -> Response:
 @control
 async def list_api_keys(request: Request) -> Response:
     rows = await api_keys.list_all(request.app.state.db)
-    return json_response(
-        {
-            "object": "list",
-            "data": [render_api_key(row) for row in rows],
-            "has_more": False,
-            "next_cursor": None,
-        }
-    )
+    return whole_list_response([render_api_key(row) for row in rows])
 
 
 async def create_api_key_from(state: Any, body: dict[str, Any]) -> ApiKey:

@@ -17,7 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..api.common import check_fields, json_response, parse_json_object, read_body
+from ..api.common import (
+    check_fields,
+    json_response,
+    parse_json_object,
+    read_body,
+    whole_list_response,
+)
 from ..clock import Clock, format_ms
 from ..errors import HarborError
 from .auth import control
@@ -326,20 +332,13 @@ def _sink_name(request: Request) -> str:
 @control
 async def list_sinks(request: Request) -> Response:
     data = request.app.state.sinks.summaries()
-    return json_response({"object": "list", "data": data, "has_more": False, "next_cursor": None})
+    return whole_list_response(data)
 
 
 @control
 async def get_sink(request: Request) -> Response:
     requests = request.app.state.sinks.requests(_sink_name(request))
-    return json_response(
-        {
-            "object": "list",
-            "data": [received.render() for received in requests],
-            "has_more": False,
-            "next_cursor": None,
-        }
-    )
+    return whole_list_response([received.render() for received in requests])
 
 
 @control
