@@ -32,6 +32,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unsupported_media_type": 415,
     "rate_limit_exceeded": 429,
     "internal_error": 500,
+    "storage_unavailable": 503,
 }
 
 # Messages used when a code is raised without one of its own (API faults, routing).
@@ -63,6 +64,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "unsupported_media_type": "Send the body as 'Content-Type: application/json'.",
     "rate_limit_exceeded": "Too many requests; slow down.",
     "internal_error": "An internal error occurred; this is a bug in the emulator.",
+    "storage_unavailable": "The emulator's database can't be written right now; retry shortly.",
 }
 
 

@@ -20,6 +20,7 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..api.common import loads_json
 from ..clock import format_ms
 from ..domain.auth import SCOPES, WORKSPACE_ID_PATTERN, Principal
 from ..errors import HarborError
@@ -186,7 +187,7 @@ def json_field(form: Mapping[str, str], name: str) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text)
+        return loads_json(text)
     except (ValueError, RecursionError) as exc:
         raise HarborError(
             "invalid_json", f"'{name}' is not valid JSON: {exc}", param=name
