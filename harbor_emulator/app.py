@@ -47,6 +47,7 @@ from .domain.pagination import CursorCodec
 from .domain.ratelimit import RateLimiter
 from .errors import HarborError
 from .ids import IdFactory
+from .security import LocalSecurityMiddleware
 from .store import meta
 from .store.db import Database, Tx
 
@@ -234,7 +235,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        # Local security refuses before anything else runs, inside the request id.
+        middleware=[Middleware(RequestIdMiddleware), Middleware(LocalSecurityMiddleware, config)],
         exception_handlers={HarborError: harbor_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
