@@ -48,6 +48,7 @@ from .domain.ratelimit import RateLimiter
 from .errors import HarborError
 from .gate import StateGate, StateGateMiddleware
 from .ids import IdFactory
+from .security import LocalSecurityMiddleware
 from .store import meta
 from .store.db import Database, Tx
 
@@ -243,7 +244,13 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware), Middleware(StateGateMiddleware)],
+        # Local security refuses before anything else runs (inside the request id); only
+        # then may a write wait at the state gate.
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(LocalSecurityMiddleware, config),
+            Middleware(StateGateMiddleware),
+        ],
         exception_handlers={HarborError: harbor_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
