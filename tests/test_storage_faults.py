@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harbor_emulator.store.db import storage_error
+
 KEY = {"Authorization": "Bearer hb_test_disk"}
 
 
@@ -120,3 +122,25 @@ def test_a_full_disk_answers_503_and_recovers_without_restart(small_disk: Path) 
             cursor = page["next_cursor"]
         assert set(acknowledged) <= listed
         assert len(listed) == len(acknowledged)
+
+
+def test_sqlite_storage_errors_map_to_503_and_statement_errors_do_not(tmp_path: Path) -> None:
+    """The one place that reads sqlite3 errors: a read-only file is storage, a bad
+    statement is a bug (a 500)."""
+    db = tmp_path / "ro.db"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        with pytest.raises(sqlite3.OperationalError) as read_only:
+            conn.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(sqlite3.OperationalError) as bad_statement:
+            conn.execute("SELECT nope FROM t")
+    mapped = storage_error(read_only.value)
+    assert mapped is not None
+    assert (mapped.code, mapped.status, mapped.headers) == (
+        "storage_unavailable",
+        503,
+        {"Retry-After": "1"},
+    )
+    assert storage_error(bad_statement.value) is None
