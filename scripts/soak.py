@@ -947,6 +947,7 @@ class Soak:
         status = await self.emulator.stop()
         final["graceful_stop_exit_status"] = status
         final["integrity_check"] = integrity_check(self.db_path)
+        final["db_bytes"] = sum(p.stat().st_size for p in self.db_path.parent.glob("soak.db*"))
         return self.summary(final)
 
     def summary(self, final: dict[str, Any]) -> dict[str, Any]:
@@ -1165,14 +1166,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         soak.emulator.kill_now()
+        keep = args.keep or summary is None or bool(summary["violations"])
         if disk is not None:
-            if args.keep:
+            if keep:  # the database, for a post-mortem, before the tmpfs goes
                 for path in disk.path.glob("soak.db*"):
                     shutil.copy(path, workdir)
             problem = disk.unmount()
             if problem:
                 print(f"soak: could not unmount {disk.path}: {problem}", file=sys.stderr)
-        if args.keep or (summary is not None and summary["violations"]):
+        if keep:
             progress(f"work dir kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
