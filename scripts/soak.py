@@ -204,7 +204,6 @@ class Soak:
         self.violations: list[str] = []
         self.events: dict[str, EventWrite] = {}
         self.endpoints: dict[str, EndpointRecord] = {}
-        self.verified_epochs: set[int] = set()
         # Reset bookkeeping: `epoch` counts resets begun; `resetting` spans a reset's first
         # send to its acknowledgement (it is retried through kills until acknowledged).
         self.epoch = 0
