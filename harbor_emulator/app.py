@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,6 +33,7 @@ from .control import (
     faults,
     fixture_routes,
     fixtures,
+    listings,
     settings,
     sinks,
 )
@@ -208,12 +208,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
                 take_fault=state.faults.take_delivery_fault,
             )
             state.time_travel = state.scheduler.advance_to
-            try:
-                await fixtures.load_files(state, config.fixtures)
-            except HarborError as exc:
-                # Said plainly on stderr: the CLI exits non-zero without serving.
-                print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-                raise
+            # An invalid file fails the startup; `harbor-emulator start` reports it in one line.
+            await fixtures.load_files(state, config.fixtures)
             state.scheduler.start()
             log.debug("state ready in %.0f ms", (time.perf_counter() - started) * 1000)
             try:
@@ -237,6 +233,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         *settings.routes,
         *fixture_routes.routes,
         *delivery_routes.routes,
+        *listings.routes,
         *sinks.routes,
         *faults.routes,
         *openapi_api.routes,
