@@ -8,21 +8,21 @@ import errno
 import ipaddress
 import logging
 import socket
-import sqlite3
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
 from .cli_remote import COMMANDS as REMOTE_COMMANDS
 from .cli_remote import connection_options, setting
 from .cli_traffic import COMMANDS as TRAFFIC_COMMANDS
 from .config import DEFAULT_HOST, DEFAULT_PORT, Config
-from .errors import HarborError
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 # A start that cannot serve (port taken, unusable --db, invalid fixtures), like a usage error.
@@ -252,6 +252,10 @@ def _bind_problem(host: str, port: int, exc: OSError) -> str:
 
 
 def _start_problem(config: Config, exc: BaseException) -> str:
+    import sqlite3  # only a failed start needs these
+
+    from .errors import HarborError
+
     if isinstance(exc, HarborError) and exc.code == "invalid_fixtures":
         return f"{exc.code}: {exc.message}; fix the file or leave it out"
     storage = isinstance(exc, sqlite3.Error | OSError) or (
