@@ -7,7 +7,16 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from ..store import api_keys, deliveries, endpoints, events, signing_keys, subscriptions, workspaces
+from ..store import (
+    api_keys,
+    deliveries,
+    endpoints,
+    events,
+    open_sandbox_keys,
+    signing_keys,
+    subscriptions,
+    workspaces,
+)
 from ..store.db import Database
 
 
@@ -90,6 +99,8 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
                 "request_headers": attempt.request_headers,
             }
         )
+    keys = await api_keys.list_all(db)
+    defined_keys = {k.key for k in keys}
     return {
         "version": 1,
         # offset_seconds is left out: it is derived, and drifts while the clock is frozen.
@@ -108,7 +119,21 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
                     "revoked_at": exact_time(k.revoked_ms),
                 }
             )
-            for k in await api_keys.list_all(db)
+            for k in keys
+        ],
+        # The adoption of open-sandbox keys is state like any other: without it a key's
+        # lists would cover another workspace after a round trip. Keys that became defined
+        # (revoked open keys) are under api_keys only: a key is one or the other.
+        "open_sandbox_keys": [
+            _drop_none(
+                {
+                    "key": k.key,
+                    "workspace_id": k.workspace_id,
+                    "first_seen_at": exact_time(k.first_seen_ms),
+                }
+            )
+            for k in await open_sandbox_keys.list_all(db)
+            if k.key not in defined_keys
         ],
         "webhooks": webhooks,
         "destinations": destinations,
