@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..errors import HarborError
@@ -140,21 +140,32 @@ def interpolate(
     else:
         document = parse_document(document_or_text, source=source, yaml_syntax=yaml_syntax)
     variables = {**env, URL_VARIABLE: base_url.rstrip("/")}
+    return _map_strings(
+        document,
+        "$",
+        lambda value, parts: _substitute(value, variables, document, parts, source),
+    )
 
-    def resolve(value: Any, parts: list[Any]) -> Any:
-        if isinstance(value, str):
-            return _substitute(value, variables, document, parts, source) if "$" in value else value
-        if isinstance(value, dict):
-            return {key: resolve(child, [*parts, str(key)]) for key, child in value.items()}
-        if isinstance(value, list):
-            return [resolve(child, [*parts, index]) for index, child in enumerate(value)]
-        return value
 
-    try:
-        resolved: Document = resolve(document, [])
-    except RecursionError:
-        raise fixture_error(source, "", "the document is nested too deeply.") from None
-    return resolved
+def _map_strings(
+    document: Document, needle: str, change: Callable[[str, list[Any]], str]
+) -> Document:
+    """A copy of `document` with `change(text, path_parts)` applied to each string value
+    holding `needle`. Iterative, so a payload nested as deep as JSON allows is no problem."""
+    root: Document = dict(document)
+    stack: list[tuple[Any, list[Any]]] = [(root, [])]
+    while stack:
+        container, parts = stack.pop()
+        slots = list(container.items()) if isinstance(container, dict) else enumerate(container)
+        for slot, value in slots:
+            if isinstance(value, str):
+                if needle in value:
+                    container[slot] = change(value, [*parts, slot])
+            elif isinstance(value, dict | list):
+                copy = dict(value) if isinstance(value, dict) else list(value)
+                container[slot] = copy
+                stack.append((copy, [*parts, slot]))
+    return root
 
 
 def _substitute(
@@ -201,19 +212,13 @@ def _lookup(body: str, variables: Mapping[str, str], fail: Any) -> str:
     )
 
 
-def escape(document: Any) -> Any:
+def escape(document: Document) -> Document:
     """Every `${` in string values written as `$${`, so interpolating again changes nothing.
 
     For a document already interpolated on one side (the CLI, with its environment) that the
-    other side (the server) will interpolate once more.
+    other side (the server) interpolates once more, and for exports of stored text.
     """
-    if isinstance(document, str):
-        return document.replace("${", "$${")
-    if isinstance(document, dict):
-        return {key: escape(value) for key, value in document.items()}
-    if isinstance(document, list):
-        return [escape(value) for value in document]
-    return document
+    return _map_strings(document, "${", lambda value, _parts: value.replace("${", "$${"))
 
 
 def server_base_url(host: str, port: int) -> str:
