@@ -300,3 +300,18 @@ def test_start_refuses_a_fixtures_file_with_a_non_finite_number(tmp_path: Path) 
     assert result.returncode != 0
     assert "invalid_json" in result.stderr and "events[0].payload.n" in result.stderr
     assert "listening on" not in result.stdout
+
+
+def _doc_fixtures() -> list[tuple[str, str]]:
+    blocks = []
+    for page in ("fixtures.md", "control.md"):
+        text = (ROOT / "docs" / page).read_text()
+        for index, block in enumerate(re.findall(r"^```yaml\n(.*?)^```$", text, re.S | re.M)):
+            blocks.append((f"{page}#{index}", block))
+    return blocks
+
+
+@pytest.mark.parametrize(("where", "document"), _doc_fixtures(), ids=lambda v: str(v)[:30])
+def test_the_docs_fixtures_examples_load(emulator: Emulator, where: str, document: str) -> None:
+    loaded = _load_yaml(emulator, document)
+    assert loaded.status_code == 201, f"{where}: {loaded.text}"
