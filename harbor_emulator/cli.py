@@ -80,6 +80,16 @@ def main() -> None:
     help="Require 'Authorization: Bearer TOKEN' on /_control routes.",
 )
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    envvar="HARBOR_EMULATOR_ALLOWED_HOST",
+    callback=lambda _ctx, _param, values: _host_names(values),
+    help="Also answer requests whose Host is NAME (a tunnel's or cloud IDE's); repeatable, "
+    "'*' for any. Default: loopback and --host (any Host when --host is 0.0.0.0 or ::).",
+)
+@click.option(
     "--max-endpoints",
     type=click.IntRange(min=1),
     default=50,
@@ -119,6 +129,7 @@ def start(
     strict: bool,
     rate_limit: float,
     control_token: str | None,
+    allowed_hosts: tuple[str, ...],
     max_endpoints: int,
     delivery_timeout: float,
     delivery_concurrency: int,
@@ -133,6 +144,7 @@ def start(
         strict=strict,
         rate_limit=rate_limit,
         control_token=control_token or None,
+        allowed_hosts=allowed_hosts,
         log_level=log_level,
         max_endpoints=max_endpoints,
         delivery_timeout_seconds=delivery_timeout,
@@ -196,6 +208,11 @@ class _AnnouncingServer(uvicorn.Server):
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"harbor-emulator {__version__} listening on http://{shown}:{port}")
         sys.stdout.flush()
+
+
+def _host_names(values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--allowed-host a --allowed-host b,c` and `HARBOR_EMULATOR_ALLOWED_HOST="a b,c"`."""
+    return tuple(name for value in values for name in value.replace(",", " ").split())
 
 
 def _is_loopback(host: str) -> bool:

@@ -7,6 +7,7 @@ rate-limit token, check the scope, read and parse the body, claim the Idempotenc
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import wraps
@@ -112,13 +113,27 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # 1e400 parses as inf, which no JSON text can hold: storing it would make every
+        # later read of the object fail to serialize (contract: Numbers).
+        raise ValueError(f"the number {text[:40]} does not fit a finite double")
+    return value
+
+
+def loads_json(text: str) -> Any:
+    """json.loads that refuses NaN, Infinity and numbers too large for a finite double."""
+    return json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Parse a request body; an empty body is an empty object."""
     if not raw.strip():
         return {}
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_no_constants)
+        value = loads_json(text)
         if _SURROGATE_ESCAPE.search(text):
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeError:
@@ -169,8 +184,13 @@ def optional_str(body: Mapping[str, Any], name: str, max_length: int = 1024) -> 
 def compact_json(value: Any, param: str) -> str:
     """The compact form sizes are measured on: no spaces, UTF-8, non-ASCII unescaped."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except (ValueError, RecursionError, TypeError):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        # A non-finite float that reached here by another path than a parsed body.
+        raise HarborError(
+            "invalid_json", f"'{param}' holds a number that is not finite.", param=param
+        ) from None
+    except (RecursionError, TypeError):
         raise HarborError(
             "invalid_parameter", f"'{param}' cannot be stored.", param=param
         ) from None

@@ -6,23 +6,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..api.common import MAX_BODY_BYTES, json_response
+from ..api.common import json_response
 from ..errors import HarborError
 from . import fixtures
 from .auth import control
 from .export import export_state
 
-MAX_FIXTURES_BYTES = 16 * MAX_BODY_BYTES
-
 
 async def _read(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FIXTURES_BYTES:
-            raise HarborError("payload_too_large", "Fixtures documents are limited to 16 MB.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    # No size limit: an export must always load back (contract: Control API), and only
+    # local, same-origin callers reach this route.
+    return await request.body()
 
 
 @control
