@@ -135,10 +135,6 @@ class KeyRegistry:
             return replace(principal, adopts=False)
         return replace(principal, workspace_id=adopted, adopts=False)
 
-    def seen_open_keys(self) -> dict[str, str]:
-        """Open-sandbox keys seen so far (fixture-defined ones left out) -> default workspace."""
-        return {key: self.default_workspace(key) for key in self._open if key not in self._keys}
-
     def workspace_known(self, workspace_id: str) -> bool:
         return workspace_id in self._workspaces
 
