@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..domain import idempotency, pagination
-from ..domain.auth import Principal
+from ..domain.auth import Principal, named_workspace
 from ..errors import HarborError
 from ..store.db import Tx
 
@@ -42,13 +42,17 @@ def v1(scope: str) -> Callable[[Handler], Handler]:
             principal = state.keys.authenticate(request.headers.get("authorization"))
             state.limiter.take(principal.key)
             principal.require(scope)
-            request.state.principal = principal
             request.state.claim = None
+            body, raw = None, b""
             if request.method in ("POST", "PATCH", "PUT"):
                 raw = await read_body(request)
-                request.state.json = parse_json_object(raw)
-                if request.method == "POST" and idempotency.HEADER in request.headers:
-                    return await _idempotent(request, handler, principal, raw)
+                request.state.json = body = parse_json_object(raw)
+            if principal.adopts:  # an open-sandbox key's first use or first workspace named
+                named = named_workspace(body, request.query_params)
+                principal = await state.keys.adopt(state.db, state.clock.now_ms(), principal, named)
+            request.state.principal = principal
+            if request.method == "POST" and idempotency.HEADER in request.headers:
+                return await _idempotent(request, handler, principal, raw)
             return await handler(request)
 
         return run

@@ -32,8 +32,13 @@ async def load_fixtures(request: Request) -> Response:
             "unsupported_media_type",
             "Send fixtures as application/json or application/yaml.",
         )
+    # ${HARBOR_EMULATOR_URL} is the URL this request reached: what the caller can reach us by.
     summary = await fixtures.load(
-        request.app.state, await _read(request), source="request body", yaml_syntax=yaml_syntax
+        request.app.state,
+        await _read(request),
+        source="request body",
+        yaml_syntax=yaml_syntax,
+        base_url=f"{request.url.scheme}://{request.url.netloc}",
     )
     return json_response(summary, 201)
 
