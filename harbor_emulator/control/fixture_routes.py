@@ -39,6 +39,10 @@ async def load_fixtures(request: Request) -> Response:
         source="request body",
         yaml_syntax=yaml_syntax,
         base_url=f"{request.url.scheme}://{request.url.netloc}",
+        # The server's environment is not the caller's to read: a body gets only
+        # ${HARBOR_EMULATOR_URL} and ${NAME:-default}. Whoever reads a file (the CLI, the
+        # client) fills in its own environment before sending it.
+        env={},
     )
     return json_response(summary, 201)
 

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from harbor_emulator.client import Emulator as Client
+from harbor_emulator.client import HarborAPIError
 from harbor_emulator.control.fixture_documents import escape, interpolate
 from tests.conftest import Emulator, error_of
 
@@ -38,16 +40,25 @@ def _nothing_stored(emulator: Emulator) -> bool:
     return not any(exported[s] for s in ("workspaces", "webhooks", "events"))
 
 
+def _load_file(emulator: Emulator, tmp_path: Path, text: str) -> Any:
+    """What `harbor-emulator fixtures load FILE` does: the client reads the file."""
+    path = tmp_path / "fixtures.yaml"
+    path.write_text(text)
+    with Client(emulator.url) as client:
+        return client.load_fixtures(path)
+
+
 def test_environment_defaults_and_the_emulator_s_own_url(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("HARBOR_TEST_SINK", "from-env")
     monkeypatch.setenv("HARBOR_TEST_EMPTY", "")
     monkeypatch.delenv("HARBOR_TEST_UNSET", raising=False)
-    # The server's own variable never wins over the URL the request reached.
+    # The environment's own variable never wins over the URL the client reaches.
     monkeypatch.setenv("HARBOR_EMULATOR_URL", "http://127.0.0.1:9")
-    loaded = _load_yaml(
+    _load_file(
         emulator,
+        tmp_path,
         """
 webhooks:
   - id: wh_interp
@@ -58,7 +69,6 @@ webhooks:
     metadata: {team: "${HARBOR_TEST_UNSET:-}x"}
 """,
     )
-    assert loaded.status_code == 201, loaded.text
     webhook = _webhook(emulator, "wh_interp")
     assert webhook["url"] == f"{emulator.url}/_sink/from-env"
     assert webhook["description"] == "unset default / empty default"
@@ -69,6 +79,28 @@ webhooks:
         assert api.post("/v1/events", json=event).status_code == 201
     emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 20})
     assert len(emulator.control("GET", "/sinks/from-env").json()["data"]) == 1
+
+
+def test_a_posted_body_never_reads_the_server_s_environment(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server runs in this process: a variable set here is in its environment, and a
+    # control caller must not be able to read it back through a webhook's URL or metadata.
+    monkeypatch.setenv("HARBOR_TEST_SECRET", "s3cret")
+    refused = _load_yaml(
+        emulator,
+        "webhooks: [{id: wh_leak, workspace_id: ws_leak, url: 'http://127.0.0.1:9/x',"
+        " events: ['*'], description: '${HARBOR_TEST_SECRET}'}]",
+    )
+    assert error_of(refused)["code"] == "invalid_fixtures"
+    assert "s3cret" not in refused.text
+    defaulted = _load_yaml(
+        emulator,
+        "webhooks: [{id: wh_leak, workspace_id: ws_leak, url: '${HARBOR_EMULATOR_URL}/x',"
+        " events: ['*'], description: '${HARBOR_TEST_SECRET:-none}'}]",
+    )
+    assert defaulted.status_code == 201, defaulted.text
+    assert _webhook(emulator, "wh_leak")["description"] == "none"
 
 
 def test_the_url_is_the_one_the_request_reached(emulator: Emulator) -> None:
@@ -83,7 +115,7 @@ def test_the_url_is_the_one_the_request_reached(emulator: Emulator) -> None:
 
 
 def test_an_undefined_name_is_refused_naming_it(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("HARBOR_TEST_MISSING", raising=False)
     refused = _load_yaml(
@@ -104,17 +136,28 @@ destinations:
     assert "destinations[0] (dest_missing): url:" in error["message"]
     assert _nothing_stored(emulator)  # all or nothing
 
+    # Read by the client (as `fixtures load` does), the file's name is in the message.
+    with pytest.raises(HarborAPIError) as by_client:
+        _load_file(emulator, tmp_path, "workspaces: [{id: ws_b, name: '${HARBOR_TEST_MISSING}'}]")
+    assert (by_client.value.code, by_client.value.param) == (
+        "invalid_fixtures",
+        "workspaces[0].name",
+    )
+    assert "fixtures.yaml" in by_client.value.message
+    assert _nothing_stored(emulator)
+
     malformed = _load_yaml(emulator, "workspaces: [{id: ws_a, name: 'a ${oops'}]")
     assert error_of(malformed)["param"] == "workspaces[0].name"
     assert "$${" in error_of(malformed)["message"]
 
 
 def test_values_are_interpolated_after_parsing_and_escape_with_a_double_dollar(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("HARBOR_TEST_TRICK", "x\nevents: [evil.*]\nsecret: whsec_injected")
-    loaded = _load_yaml(
+    _load_file(
         emulator,
+        tmp_path,
         """
 webhooks:
   - id: wh_literal
@@ -125,7 +168,6 @@ webhooks:
     metadata: {template: "$${order_id} costs $5"}
 """,
     )
-    assert loaded.status_code == 201, loaded.text
     with emulator.api() as api:
         webhook = api.get("/v1/webhooks/wh_literal").json()
     assert webhook["description"] == "x\nevents: [evil.*]\nsecret: whsec_injected"
@@ -266,11 +308,6 @@ def test_start_fixtures_read_the_server_s_environment_and_url(tmp_path: Path) ->
         _delivers_to_own_sink(url, "by-env")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs config.port to be the bound port with --port 0 (another branch); "
-    "remove this marker once it is merged",
-)
 def test_start_on_port_0_delivers_to_its_own_sink() -> None:
     bundled = str(ROOT / "fixtures" / "sdk-quickstart.yaml")
     with _start("--port", "0", "--fixtures", bundled, env={}) as (url, _process):
