@@ -47,6 +47,7 @@ from .domain.pagination import CursorCodec
 from .domain.ratelimit import RateLimiter
 from .errors import HarborError
 from .ids import IdFactory
+from .logs import AccessLogMiddleware
 from .store import meta
 from .store.db import Database, Tx
 
@@ -234,7 +235,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        # The access log outermost: it sees every final status and the request id.
+        middleware=[Middleware(AccessLogMiddleware), Middleware(RequestIdMiddleware)],
         exception_handlers={HarborError: harbor_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )

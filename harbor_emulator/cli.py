@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import logging
 import socket
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import uvicorn
 
 from . import __version__
 from .cli_remote import COMMANDS as REMOTE_COMMANDS
-from .config import DEFAULT_HOST, DEFAULT_PORT, Config
+from .config import DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Config
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -109,7 +108,15 @@ def main() -> None:
     default="info",
     show_default=True,
     envvar="HARBOR_EMULATOR_LOG_LEVEL",
-    help="Server log verbosity.",
+    help="Server log verbosity: info logs one line per request and per delivery attempt.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    envvar="HARBOR_EMULATOR_LOG_FORMAT",
+    help="text for a terminal (colour on a TTY unless NO_COLOR is set); json: one object a line.",
 )
 def start(
     host: str,
@@ -123,6 +130,7 @@ def start(
     delivery_timeout: float,
     delivery_concurrency: int,
     log_level: str,
+    log_format: str,
 ) -> None:
     """Serve the emulator (default http://127.0.0.1:4280)."""
     config = Config(
@@ -134,6 +142,7 @@ def start(
         rate_limit=rate_limit,
         control_token=control_token or None,
         log_level=log_level,
+        log_format=log_format,
         max_endpoints=max_endpoints,
         delivery_timeout_seconds=delivery_timeout,
         delivery_concurrency=delivery_concurrency,
@@ -150,20 +159,19 @@ def start(
 def serve(config: Config) -> int:
     """Run the server until SIGINT/SIGTERM; return the process exit status."""
     from .app import create_app  # imported late so `--help` and `--version` stay fast
+    from .logs import configure_logging, uvicorn_level
 
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request at INFO: one line per delivery attempt is noise (and ~2% of
-    # the delivery loop); attempts are in the deliveries API and the dashboard.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(config.log_level, config.log_format)
     server = _AnnouncingServer(
         uvicorn.Config(
             create_app(config),
             host=config.host,
             port=config.port,
             lifespan="on",
-            log_level=config.log_level,
+            # Our handler formats uvicorn's records too (JSON lines stay JSON); its startup
+            # banner says what our "listening on" line says, so it shows only at debug.
+            log_config=None,
+            log_level=uvicorn_level(config.log_level),
             access_log=False,
             # Deliveries to our own /_sink arrive over loopback; keep connections cheap.
             timeout_keep_alive=30,

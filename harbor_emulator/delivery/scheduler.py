@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import logs
 from ..clock import Clock
 from ..domain.retry import RetryPolicy, next_attempt_ms, stored_policy
 from ..ids import IdFactory
@@ -319,6 +320,7 @@ class Scheduler:
             )
 
         await self._db.write(record)
+        logs.delivery_attempt(target, attempt, status, retry_at)
 
 
 def _fault_result(outcome: FaultOutcome) -> AttemptResult:
