@@ -10,9 +10,14 @@ PYTHON="${PYTHON:-python3}"
 extras="${EXTRAS:-}"
 spec="$ROOT"
 if [ -n "$extras" ]; then spec="$ROOT[$extras]"; fi
-# Reinstall only when the project's metadata changed, so a second start is instant.
+# Reinstall only when the project's metadata changed, so a second start is instant. An
+# install with extras (scripts/test's) has the base too: scripts/start then installs nothing.
 stamp="$VENV/.installed-${extras:-base}"
-if [ ! -x "$VENV/bin/python" ] || [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+installed=false
+for done_stamp in "$VENV"/.installed-${extras:-*}; do
+  if [ -f "$done_stamp" ] && [ ! "$ROOT/pyproject.toml" -nt "$done_stamp" ]; then installed=true; fi
+done
+if [ ! -x "$VENV/bin/python" ] || [ "$installed" = false ]; then
   echo "installing harbor-emulator${extras:+[$extras]} into .venv …" >&2
   mkdir -p "$VENV"
   log="$VENV/install.log"
