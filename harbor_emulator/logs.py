@@ -87,6 +87,8 @@ class AttemptEntry:
             "error": self.error,
             "duration_ms": self.duration_ms,
             "outcome": self.outcome,
+            # Emulator time, unlike the line's `time`: they part once the clock is moved.
+            "attempted_at": format_ms(self.attempted_ms),
             "next_attempt_at": format_ms(self.next_attempt_ms),
         }
 

@@ -200,8 +200,11 @@ def test_json_format_is_one_object_per_line_with_the_fields(receiver: Receiver) 
     assert isinstance(request["duration_ms"], int | float)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", request["time"])
     assert attempt["delivery_id"].startswith("dlv_")
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", attempt["next_attempt_at"])
-    assert _without(attempt, "time", "duration_ms", "delivery_id", "next_attempt_at") == {
+    for name in ("attempted_at", "next_attempt_at"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", attempt[name])
+    assert _without(
+        attempt, "time", "duration_ms", "delivery_id", "attempted_at", "next_attempt_at"
+    ) == {
         "level": "info",
         "logger": "harbor_emulator.delivery",
         "event": "delivery_attempt",
