@@ -114,7 +114,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # what the server answers if the app raises before responding
+        status = 0
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -122,18 +122,27 @@ class AccessLogMiddleware:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
+        def log_it() -> None:
+            # As received (still percent-encoded): a decoded %0A would break the line.
+            raw_path: bytes | None = scope.get("raw_path")
             entry = RequestEntry(
                 scope["method"],
-                path,
+                raw_path.decode("latin-1") if raw_path else path,
                 scope["query_string"].decode("latin-1"),
                 status,
                 round((time.perf_counter() - started) * 1000, 1),
                 scope.get("state", {}).get("request_id"),
             )
             access_log.log(level, entry)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except Exception:
+            # Unless a response had started, the server answers this with a 500.
+            status = status or 500
+            log_it()
+            raise
+        log_it()
 
 
 def delivery_attempt(

@@ -116,6 +116,10 @@ def test_each_api_request_logs_method_path_status_ms_and_request_id() -> None:
         assert " GET /v1/events?type=order.paid&limit=10 200 " in line
         line = lines.wait_for(_request_line(missing))
         assert " GET /v1/events/evt_missing 404 " in line
+        # The path as sent: an encoded line break cannot forge a line of its own.
+        forged = api.get("/v1/events/evt%0A00:00:00%20POST%20/v1/fake%20201")
+        line = lines.wait_for(_request_line(forged))
+        assert " GET /v1/events/evt%0A00:00:00%20POST%20/v1/fake%20201 404 " in line
         # stderr is a pipe here: no colour codes, and uvicorn's startup banner stays quiet.
         assert not any(ANSI in seen for seen in lines.seen)
         assert not any("Uvicorn running" in seen for seen in lines.seen)
