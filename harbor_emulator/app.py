@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +33,7 @@ from .control import (
     faults,
     fixture_routes,
     fixtures,
+    listings,
     settings,
     sinks,
 )
@@ -46,8 +46,10 @@ from .domain.idempotency import IdempotencyGuard
 from .domain.pagination import CursorCodec
 from .domain.ratelimit import RateLimiter
 from .errors import HarborError
+from .gate import StateGate, StateGateMiddleware
 from .ids import IdFactory
 from .logs import AccessLogMiddleware
+from .security import LocalSecurityMiddleware
 from .store import meta
 from .store.db import Database, Tx
 
@@ -84,6 +86,10 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away before its body was read (e.g. it gave up while its
+            # write waited for an advance): nothing was done, and nobody is left to answer.
+            log.debug("client disconnected before %s %s was read", scope["method"], scope["path"])
         except Exception:
             log.exception(
                 "internal error on %s %s (%s)", scope["method"], scope["path"], request_id
@@ -146,15 +152,19 @@ async def reset(request: Request) -> Response:
 
 
 async def reset_state(state: Any) -> None:
-    """Empty state, clock back on host time and running, start fixtures loaded again."""
-    await state.scheduler.cancel_running()
+    """Empty state, clock back on host time and running, start fixtures loaded again.
+
+    Runs under the state gate (no request writes meanwhile) with the scheduler paused, so
+    no attempt of the old state reaches a receiver once the reset has begun.
+    """
 
     async def work(tx: Tx) -> None:
         await state.db.clear_state(tx)
 
-    await state.db.write(work)
-    state.clock.reset()
-    await clock_routes.persist_clock(state)
+    async with state.scheduler.paused():
+        await state.db.write(work)
+        state.clock.reset()
+        await clock_routes.persist_clock(state)
     state.limiter.reset()
     state.idempotency.reset()
     for hook in state.reset_hooks:
@@ -199,12 +209,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
                 take_fault=state.faults.take_delivery_fault,
             )
             state.time_travel = state.scheduler.advance_to
-            try:
-                await fixtures.load_files(state, config.fixtures)
-            except HarborError as exc:
-                # Said plainly on stderr: the CLI exits non-zero without serving.
-                print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-                raise
+            # An invalid file fails the startup; `harbor-emulator start` reports it in one line.
+            await fixtures.load_files(state, config.fixtures)
             state.scheduler.start()
             log.debug("state ready in %.0f ms", (time.perf_counter() - started) * 1000)
             try:
@@ -228,6 +234,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         *settings.routes,
         *fixture_routes.routes,
         *delivery_routes.routes,
+        *listings.routes,
         *sinks.routes,
         *faults.routes,
         *openapi_api.routes,
@@ -235,8 +242,15 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        # The access log outermost: it sees every final status and the request id.
-        middleware=[Middleware(AccessLogMiddleware), Middleware(RequestIdMiddleware)],
+        # The access log outermost: it sees every final status (refusals included) and the
+        # request id. Local security refuses before anything else runs (inside the request
+        # id); only then may a write wait at the state gate.
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(RequestIdMiddleware),
+            Middleware(LocalSecurityMiddleware, config),
+            Middleware(StateGateMiddleware),
+        ],
         exception_handlers={HarborError: harbor_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
@@ -244,6 +258,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
     # an error); these two are cheap and stateless enough to exist from construction.
     app.state.ids = IdFactory()
     app.state.clock = the_clock
+    app.state.gate = StateGate()
     return app
 
 

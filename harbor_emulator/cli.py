@@ -3,24 +3,44 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import errno
 import ipaddress
+import logging
 import socket
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
 
 from . import __version__
 from .cli_remote import COMMANDS as REMOTE_COMMANDS
+from .cli_remote import connection_options, setting
+from .cli_traffic import COMMANDS as TRAFFIC_COMMANDS
 from .config import DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Config
 
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+# A start that cannot serve (port taken, unusable --db, invalid fixtures), like a usage error.
+EXIT_CANNOT_START = 2
+
+ENVIRONMENT_HELP = """\b
+Environment variables:
+  HARBOR_EMULATOR_URL            --url of every command but start
+  HARBOR_EMULATOR_CONTROL_TOKEN  --control-token (start: the token to require)
+  HARBOR_EMULATOR_<OPTION>       every start option, e.g. HARBOR_EMULATOR_PORT=0
+  HARBOR_API_KEY                 --key of trigger
+
+--url and --control-token go before or after any command's name."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENVIRONMENT_HELP)
 @click.version_option(__version__, "--version", prog_name="harbor-emulator")
+@connection_options
 def main() -> None:
     """A local emulator of the Harbor events and webhooks API."""
 
@@ -79,6 +99,16 @@ def main() -> None:
     help="Require 'Authorization: Bearer TOKEN' on /_control routes.",
 )
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    envvar="HARBOR_EMULATOR_ALLOWED_HOST",
+    callback=lambda _ctx, _param, values: _host_names(values),
+    help="Also answer requests whose Host is NAME (a tunnel's or cloud IDE's); repeatable, "
+    "'*' for any. Default: loopback and --host (any Host when --host is 0.0.0.0 or ::).",
+)
+@click.option(
     "--max-endpoints",
     type=click.IntRange(min=1),
     default=50,
@@ -126,6 +156,7 @@ def start(
     strict: bool,
     rate_limit: float,
     control_token: str | None,
+    allowed_hosts: tuple[str, ...],
     max_endpoints: int,
     delivery_timeout: float,
     delivery_concurrency: int,
@@ -133,6 +164,8 @@ def start(
     log_format: str,
 ) -> None:
     """Serve the emulator (default http://127.0.0.1:4280)."""
+    # `harbor-emulator --control-token T start` means the same as `start --control-token T`.
+    control_token = control_token or setting(click.get_current_context(), "control_token")
     config = Config(
         host=host,
         port=port,
@@ -141,6 +174,7 @@ def start(
         strict=strict,
         rate_limit=rate_limit,
         control_token=control_token or None,
+        allowed_hosts=allowed_hosts,
         log_level=log_level,
         log_format=log_format,
         max_endpoints=max_endpoints,
@@ -162,9 +196,18 @@ def serve(config: Config) -> int:
     from .logs import configure_logging, uvicorn_level
 
     configure_logging(config.log_level, config.log_format)
+    # Bound here, not by uvicorn: a taken port is one clear line, and the app knows its real
+    # port (for --port 0) before its lifespan loads fixtures that name ${HARBOR_EMULATOR_URL}.
+    try:
+        sock = _bind(config.host, config.port)
+    except OSError as exc:
+        click.echo(f"error: {_bind_problem(config.host, config.port, exc)}", err=True)
+        return EXIT_CANNOT_START
+    config = dataclasses.replace(config, port=sock.getsockname()[1])
+    app = _StartupWatch(create_app(config))
     server = _AnnouncingServer(
         uvicorn.Config(
-            create_app(config),
+            app,
             host=config.host,
             port=config.port,
             lifespan="on",
@@ -177,9 +220,107 @@ def serve(config: Config) -> int:
             timeout_keep_alive=30,
         )
     )
-    server.run()
-    # uvicorn leaves `started` False when the lifespan failed (e.g. invalid fixtures).
+    logging.getLogger("uvicorn.error").addFilter(_without_startup_chatter)
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:
+        pass  # uvicorn exits this way when the lifespan failed; the watch knows why
+    finally:
+        sock.close()
+    if app.failure is not None:
+        click.echo(f"error: {_start_problem(config, app.failure)}", err=True)
+        return EXIT_CANNOT_START
     return 0 if server.started else 1
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound as uvicorn would bind it (IPv6 when the host has a colon)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another harbor-emulator?): "
+            "pass --port 0 to pick a free port, or another --port"
+        )
+    if exc.errno == errno.EACCES:
+        return f"no permission to listen on {where}: pass --port 0, or a port above 1023"
+    reason = exc.strerror or str(exc)
+    return (
+        f"cannot listen on {where} ({reason}): pass --host 127.0.0.1 or an address of this machine"
+    )
+
+
+def _start_problem(config: Config, exc: BaseException) -> str:
+    import sqlite3  # only a failed start needs these
+
+    from .errors import HarborError
+
+    if isinstance(exc, HarborError) and exc.code == "invalid_fixtures":
+        return f"{exc.code}: {exc.message}; fix the file or leave it out"
+    storage = isinstance(exc, sqlite3.Error | OSError) or (
+        isinstance(exc, HarborError) and exc.code == "storage_unavailable"
+    )
+    if storage and config.db_path is not None:
+        reason = exc.message if isinstance(exc, HarborError) else str(exc)
+        if reason == "file is not a database":
+            reason = "it is not a SQLite database"
+        return (
+            f"cannot use --db {config.db_path}: {reason}; pass another path (in a writable "
+            "directory), or leave --db out for a fresh state"
+        )
+    return f"the emulator could not start: {type(exc).__name__}: {exc}"
+
+
+# uvicorn's start-up chatter: our "listening on" line says the server is ready, and serve()
+# says once, with its cause and fix, why it could not start. A failed start is one line.
+_STARTUP_CHATTER = (
+    "Started server process",
+    "Waiting for application startup.",
+    "Application startup complete.",
+    "Application startup failed. Exiting.",
+)
+
+
+def _without_startup_chatter(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(_STARTUP_CHATTER)
+
+
+class _StartupWatch:
+    """Keeps why the app's lifespan failed, and keeps its traceback out of uvicorn's log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.failure: BaseException | None = None
+        self._started = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def quiet_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                self._started = True
+            elif message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, quiet_send)
+        except BaseException as exc:
+            if not self._started:
+                self.failure = exc
+            raise
 
 
 class _AnnouncingServer(uvicorn.Server):
@@ -206,6 +347,11 @@ class _AnnouncingServer(uvicorn.Server):
         sys.stdout.flush()
 
 
+def _host_names(values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--allowed-host a --allowed-host b,c` and `HARBOR_EMULATOR_ALLOWED_HOST="a b,c"`."""
+    return tuple(name for value in values for name in value.replace(",", " ").split())
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -215,8 +361,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-for _command in REMOTE_COMMANDS:
+for _command in (*REMOTE_COMMANDS, *TRAFFIC_COMMANDS):
     main.add_command(_command)
+
+
+def _show_envvars(command: click.Command) -> None:
+    """Every option read from the environment says so in its help."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.envvar:
+            param.show_envvar = True
+    for sub in getattr(command, "commands", {}).values():
+        _show_envvars(sub)
+
+
+_show_envvars(main)
 
 
 if __name__ == "__main__":

@@ -1,99 +1,150 @@
-"""Commands that drive a running emulator through client.py: clock, reset, fixtures,
-deliveries, trigger, sinks, faults, health.
+"""Commands that drive a running emulator through client.py: clock, reset, drain, health,
+fixtures, sinks, faults (events, deliveries and trigger are in cli_traffic.py).
 
-Server errors print `error: <code>: <message>` and exit 1; an emulator that cannot be
-reached exits 2.
+`--url` and `--control-token` are accepted by every group and command, before or after its
+name; the value given nearest the end of the command line wins, then the environment, then
+the default. Every command prints what it did, or with `--json` the API's JSON. Server errors
+print `error: <code>: <message>` on stderr and exit 1; an emulator that cannot be reached
+exits 2.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote
 
 import click
+from click.core import ParameterSource
 
 from .client import DEFAULT_URL, ClockReading, Emulator, EmulatorUnreachable, HarborAPIError
 
-DEFAULT_CLI_KEY = "hb_test_cli"
 EXIT_API_ERROR = 1
 EXIT_UNREACHABLE = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Where each level's --url/--control-token lands: ctx.meta is shared by the whole chain.
+_SEEN = "harbor_emulator.connection"
+
 
 # -- shared plumbing ------------------------------------------------------------------
 
 
-class _ReportsErrors(click.Command):
-    """Turns client exceptions into one line on stderr and an exit status."""
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    ctx.meta.setdefault(_SEEN, {})[ctx, param.name] = value
+    return value
+
+
+def connection_params() -> list[click.Option]:
+    """`--url` and `--control-token`, for one group or command (values read by `setting`)."""
+    return [
+        click.Option(
+            ["--url"],
+            default=DEFAULT_URL,
+            show_default=True,
+            envvar="HARBOR_EMULATOR_URL",
+            show_envvar=True,
+            expose_value=False,
+            callback=_remember,
+            help="URL of the running emulator.",
+        ),
+        click.Option(
+            ["--control-token"],
+            default=None,
+            envvar="HARBOR_EMULATOR_CONTROL_TOKEN",
+            show_envvar=True,
+            expose_value=False,
+            callback=_remember,
+            help="Token of an emulator started with --control-token.",
+        ),
+    ]
+
+
+def connection_options(func: F) -> F:
+    """Decorator form of `connection_params`, for the top-level group."""
+    for option in reversed(connection_params()):
+        func.__dict__.setdefault("__click_params__", []).append(option)
+    return func
+
+
+def setting(ctx: click.Context, name: str) -> Any:
+    """`name` ("url" or "control_token") as given nearest the end of the command line, else
+    from the environment, else its default."""
+    seen: dict[tuple[click.Context, str], Any] = ctx.meta.get(_SEEN, {})
+    chain: list[click.Context] = []
+    node: click.Context | None = ctx
+    while node is not None:
+        chain.append(node)
+        node = node.parent
+    for source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+        for level in chain:
+            if (level, name) in seen and level.get_parameter_source(name) == source:
+                return seen[level, name]
+    return DEFAULT_URL if name == "url" else None
+
+
+def fail(message: str, status: int = EXIT_API_ERROR) -> NoReturn:
+    """One line on stderr and a non-zero exit."""
+    click.echo(f"error: {message}", err=True)
+    raise click.exceptions.Exit(status)
+
+
+class RemoteCommand(click.Command):
+    """Takes --url/--control-token and turns client exceptions into one line on stderr."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(connection_params())
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except HarborAPIError as exc:
-            _fail(ctx, f"{exc.code}: {exc.message}", EXIT_API_ERROR)
+            fail(f"{exc.code}: {exc.message}", EXIT_API_ERROR)
         except EmulatorUnreachable as exc:
-            _fail(ctx, f"{exc} (is `harbor-emulator start` running there?)", EXIT_UNREACHABLE)
+            fail(f"{exc} (is `harbor-emulator start` running there?)", EXIT_UNREACHABLE)
 
 
-class _RemoteGroup(_ReportsErrors, click.Group):
-    pass
+class RemoteGroup(RemoteCommand, click.Group):
+    command_class = RemoteCommand
+    group_class = type  # sub-groups are RemoteGroups too
 
 
-def _fail(ctx: click.Context, message: str, status: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    ctx.exit(status)
-
-
-def connection_options(func: F) -> F:
-    """`--url` and `--control-token`, on every group and top-level command."""
-    func = click.option(
-        "--control-token",
-        default=None,
-        envvar="HARBOR_EMULATOR_CONTROL_TOKEN",
-        help="Token of an emulator started with --control-token.",
-    )(func)
-    return click.option(
-        "--url",
-        default=DEFAULT_URL,
-        show_default=True,
-        envvar="HARBOR_EMULATOR_URL",
-        help="URL of the running emulator.",
-    )(func)
-
-
-def _connect(ctx: click.Context, url: str, control_token: str | None) -> Emulator:
-    emulator = Emulator(url, control_token=control_token or None)
+def connect(ctx: click.Context) -> Emulator:
+    emulator = Emulator(setting(ctx, "url"), control_token=setting(ctx, "control_token") or None)
     ctx.call_on_close(emulator.close)
-    ctx.obj = emulator
     return emulator
 
 
-pass_emulator = click.make_pass_decorator(Emulator)
+def pass_emulator(func: F) -> F:
+    """Pass an Emulator client as the first argument, connected once the whole command line
+    (with every level's --url) has been read."""
 
-key_option = click.option(
-    "--key",
-    default=DEFAULT_CLI_KEY,
-    show_default=True,
-    envvar="HARBOR_API_KEY",
-    help="API key for the /v1 call (any well-formed test key works in the open sandbox).",
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return func(connect(click.get_current_context()), *args, **kwargs)
+
+    return functools.update_wrapper(run, func)  # type: ignore[return-value]
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print the API's JSON answer instead."
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
-def _print_json(value: Any) -> None:
+def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def _rfc3339(moment: datetime) -> str:
+def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     cells = [[("-" if value is None else str(value)) for value in row] for row in rows]
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
     for row in [list(headers), *cells]:
@@ -101,79 +152,95 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         click.echo("  ".join(padded).rstrip())
 
 
+def plural(count: int, noun: str) -> str:
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+
+
 # -- clock ----------------------------------------------------------------------------
 
 
-def _show_clock(reading: ClockReading) -> None:
+def _show_clock(body: dict[str, Any], as_json: bool, did: str = "") -> None:
+    if as_json:
+        print_json(body)
+        return
+    reading = ClockReading.from_json(body)
     state = "frozen" if reading.frozen else "running"
-    click.echo(f"{_rfc3339(reading.now)}  {state}  offset {reading.offset_seconds:+g}s")
+    line = f"{rfc3339(reading.now)}  {state}  offset {reading.offset_seconds:+g}s"
+    click.echo(f"{line}  ({did})" if did else line)
 
 
-@click.group(cls=_RemoteGroup)
-@connection_options
-@click.pass_context
-def clock(ctx: click.Context, url: str, control_token: str | None) -> None:
+@click.group(cls=RemoteGroup)
+def clock() -> None:
     """Read or move the emulator clock."""
-    _connect(ctx, url, control_token)
 
 
 @clock.command("show")
+@json_option
 @pass_emulator
-def clock_show(emulator: Emulator) -> None:
+def clock_show(emulator: Emulator, as_json: bool) -> None:
     """Print the emulator's time, whether it is frozen and its offset from host time."""
-    _show_clock(emulator.clock.get())
+    _show_clock(emulator.control("GET", "/clock"), as_json)
 
 
 @clock.command("advance")
 @click.argument("duration")
+@json_option
 @pass_emulator
-def clock_advance(emulator: Emulator, duration: str) -> None:
+def clock_advance(emulator: Emulator, duration: str, as_json: bool) -> None:
     """Move forward by DURATION (90s, 5m, 1h30m, 2d, or plain seconds), running every
     delivery attempt that falls due on the way."""
     try:
-        by: str | float = float(duration)
+        body: dict[str, Any] = {"seconds": float(duration)}
     except ValueError:
-        by = duration
-    _show_clock(emulator.clock.advance(by))
+        body = {"duration": duration}
+    _show_clock(
+        emulator.control("POST", "/clock/advance", json=body), as_json, f"advanced {duration}"
+    )
 
 
 @clock.command("set")
 @click.argument("time")
+@json_option
 @pass_emulator
-def clock_set(emulator: Emulator, time: str) -> None:
+def clock_set(emulator: Emulator, time: str, as_json: bool) -> None:
     """Move forward to TIME, e.g. 2026-05-25T12:00:00Z (never backwards)."""
-    _show_clock(emulator.clock.set(time))
+    _show_clock(emulator.control("POST", "/clock/set", json={"now": time}), as_json, "set")
 
 
 @clock.command("freeze")
+@json_option
 @pass_emulator
-def clock_freeze(emulator: Emulator) -> None:
+def clock_freeze(emulator: Emulator, as_json: bool) -> None:
     """Stop the clock; it moves only when advanced or set."""
-    _show_clock(emulator.clock.freeze())
+    _show_clock(emulator.control("POST", "/clock/freeze"), as_json)
 
 
 @clock.command("unfreeze")
+@json_option
 @pass_emulator
-def clock_unfreeze(emulator: Emulator) -> None:
+def clock_unfreeze(emulator: Emulator, as_json: bool) -> None:
     """Let the clock run with host time again, from where it stands."""
-    _show_clock(emulator.clock.unfreeze())
+    _show_clock(emulator.control("POST", "/clock/unfreeze"), as_json)
 
 
-# -- reset, health ----------------------------------------------------------------------
+# -- reset, drain, health ---------------------------------------------------------------
 
 
-@click.command(cls=_ReportsErrors)
-@connection_options
-@click.pass_context
-def reset(ctx: click.Context, url: str, control_token: str | None) -> None:
+@click.command(cls=RemoteCommand)
+@json_option
+@pass_emulator
+def reset(emulator: Emulator, as_json: bool) -> None:
     """Empty all state (sinks and faults too) and reload the start fixtures."""
-    emulator = _connect(ctx, url, control_token)
-    emulator.reset()
-    click.echo(f"reset; clock at {_rfc3339(emulator.clock.now())}")
+    body = emulator.reset()
+    if as_json:
+        print_json(body)
+    else:
+        click.echo(f"reset; clock at {body['now']}")
 
 
-@click.command(cls=_ReportsErrors)
-@connection_options
+@click.command(cls=RemoteCommand)
 @click.option(
     "--timeout",
     "timeout_seconds",
@@ -182,18 +249,20 @@ def reset(ctx: click.Context, url: str, control_token: str | None) -> None:
     show_default=True,
     help="Give up after this many seconds.",
 )
-@click.pass_context
-def drain(ctx: click.Context, url: str, control_token: str | None, timeout_seconds: float) -> None:
+@json_option
+@pass_emulator
+def drain(emulator: Emulator, timeout_seconds: float, as_json: bool) -> None:
     """Wait until no delivery attempt is due or in flight; exit 1 if the timeout came first."""
-    emulator = _connect(ctx, url, control_token)
     result = emulator.drain(timeout_seconds)
+    if as_json:
+        print_json(result)
     if not result["drained"]:
-        _fail(ctx, f"not drained: {result['pending']} attempts still due or in flight", 1)
-    click.echo("drained")
+        fail(f"not drained: {result['pending']} attempts still due or in flight")
+    if not as_json:
+        click.echo("drained: no attempt due or in flight")
 
 
-@click.command(cls=_ReportsErrors)
-@connection_options
+@click.command(cls=RemoteCommand)
 @click.option(
     "--wait",
     "wait_seconds",
@@ -202,183 +271,119 @@ def drain(ctx: click.Context, url: str, control_token: str | None, timeout_secon
     show_default=True,
     help="Keep trying this many seconds until the emulator answers.",
 )
-@click.pass_context
-def health(ctx: click.Context, url: str, control_token: str | None, wait_seconds: float) -> None:
+@json_option
+@pass_emulator
+def health(emulator: Emulator, wait_seconds: float, as_json: bool) -> None:
     """Check that the emulator answers; exit 0 if it does, 2 if not (after --wait)."""
-    emulator = _connect(ctx, url, control_token)
     body = emulator.wait_healthy(wait_seconds)
-    click.echo(f"{body['status']}  version {body['version']}  now {body['now']}")
+    if as_json:
+        print_json(body)
+    else:
+        click.echo(f"{body['status']}  version {body['version']}  now {body['now']}")
 
 
 # -- fixtures ---------------------------------------------------------------------------
 
+FIXTURE_KINDS = (
+    ("workspaces", "workspace"),
+    ("api_keys", "API key"),
+    ("webhooks", "webhook"),
+    ("destinations", "destination"),
+    ("subscriptions", "subscription"),
+    ("events", "event"),
+    ("deliveries", "delivery"),
+)
 
-@click.group(cls=_RemoteGroup)
-@connection_options
-@click.pass_context
-def fixtures(ctx: click.Context, url: str, control_token: str | None) -> None:
+
+def _counts(summary: dict[str, Any]) -> str:
+    parts = [plural(int(summary.get(k) or 0), noun) for k, noun in FIXTURE_KINDS if summary.get(k)]
+    return ", ".join(parts) or "nothing"
+
+
+@click.group(cls=RemoteGroup)
+def fixtures() -> None:
     """Load or export fixtures documents."""
-    _connect(ctx, url, control_token)
 
 
 @fixtures.command("load")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files",
+    metavar="FILE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@json_option
 @pass_emulator
-@click.pass_context
-def fixtures_load(ctx: click.Context, emulator: Emulator, file: Path) -> None:
-    """Load a YAML or JSON fixtures FILE (all or nothing)."""
-    try:
-        emulator.load_fixtures(file)
-    except HarborAPIError as exc:
-        # The server names the entry and field; only we know which file it came from.
-        _fail(ctx, f"{file}: {exc.code}: {exc.message}", EXIT_API_ERROR)
-    click.echo(f"loaded {file}")
+def fixtures_load(emulator: Emulator, files: tuple[Path, ...], as_json: bool) -> None:
+    """Load YAML or JSON fixtures FILEs in order, each all or nothing; stop at the first
+    invalid one (the files before it stay loaded)."""
+    loaded: list[dict[str, Any]] = []
+    for file in files:
+        try:
+            summary = emulator.load_fixtures(file)
+        except HarborAPIError as exc:
+            if as_json:
+                print_json(loaded)
+            # The server names the entry and field; only we know which file it came from.
+            fail(f"{file}: {exc.code}: {exc.message.removeprefix('request body: ')}")
+        loaded.append({"file": str(file), "loaded": summary})
+        if not as_json:
+            click.echo(f"loaded {file}: {_counts(summary)}")
+    if as_json:
+        print_json(loaded)
 
 
 @fixtures.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@json_option
 @pass_emulator
-def fixtures_export(emulator: Emulator, file: Path | None) -> None:
+def fixtures_export(emulator: Emulator, file: Path | None, as_json: bool) -> None:
     """Write the whole state as a fixtures document to FILE (.yaml/.yml for YAML, else
     JSON), or print it as JSON."""
     document = emulator.export()
-    if file is None:
-        _print_json(document)
-        return
-    if file.suffix.lower() in (".yaml", ".yml"):
-        import yaml  # only this path needs it
+    if file is not None:
+        if file.suffix.lower() in (".yaml", ".yml"):
+            import yaml  # only this path needs it
 
-        file.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), "utf-8")
+            text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        else:
+            text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        file.write_text(text, "utf-8")
+    if file is None or as_json:
+        print_json(document)
     else:
-        file.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    click.echo(f"exported to {file}")
-
-
-# -- deliveries, trigger ----------------------------------------------------------------
-
-
-@click.command(cls=_ReportsErrors)
-@connection_options
-@key_option
-@click.option(
-    "--status",
-    type=click.Choice(["pending", "held", "succeeded", "failed", "cancelled"]),
-    help="Only deliveries in this status.",
-)
-@click.option("--event-id", help="Only deliveries of this event.")
-@click.option("--endpoint", help="Only deliveries to this webhook (wh_…) or destination (dest_…).")
-@click.option(
-    "--limit", type=click.IntRange(1, 100), default=25, show_default=True, help="How many."
-)
-@json_option
-@click.pass_context
-def deliveries(
-    ctx: click.Context,
-    url: str,
-    control_token: str | None,
-    key: str,
-    status: str | None,
-    event_id: str | None,
-    endpoint: str | None,
-    limit: int,
-    as_json: bool,
-) -> None:
-    """List recent deliveries, newest first, with their status and attempts."""
-    emulator = _connect(ctx, url, control_token)
-    filters: dict[str, Any] = {"status": status, "event_id": event_id, "limit": limit}
-    if endpoint is not None:
-        filters["destination_id" if endpoint.startswith("dest_") else "webhook_id"] = endpoint
-    rows = emulator.deliveries(key=key, **filters)
-    if as_json:
-        _print_json(rows)
-        return
-    if not rows:
-        click.echo("no deliveries")
-        return
-    _table(
-        ("ID", "EVENT TYPE", "ENDPOINT", "STATUS", "ATTEMPTS", "CODE", "NEXT ATTEMPT"),
-        (
-            (
-                row.get("id"),
-                row.get("event_type"),
-                row.get("webhook_id") or row.get("destination_id"),
-                row.get("status"),
-                row.get("attempt_count"),
-                row.get("response_code"),
-                row.get("next_attempt_at"),
-            )
-            for row in rows
-        ),
-    )
-
-
-def _json_object(text: str, param_hint: str) -> dict[str, Any]:
-    try:
-        if text.startswith("@"):
-            text = Path(text[1:]).read_text("utf-8")
-        value = json.loads(text)
-    except (OSError, ValueError) as exc:
-        raise click.BadParameter(str(exc), param_hint=param_hint) from None
-    if not isinstance(value, dict):
-        raise click.BadParameter("must be a JSON object", param_hint=param_hint)
-    return value
-
-
-@click.command(cls=_ReportsErrors)
-@connection_options
-@click.argument("event_type", metavar="TYPE")
-@click.option(
-    "--data",
-    default="{}",
-    show_default=True,
-    help="The event payload: a JSON object, or @FILE to read one.",
-)
-@key_option
-@click.option("--workspace", "workspace_id", help="Workspace (ws_…); default: the key's own.")
-@json_option
-@click.pass_context
-def trigger(
-    ctx: click.Context,
-    url: str,
-    control_token: str | None,
-    event_type: str,
-    data: str,
-    key: str,
-    workspace_id: str | None,
-    as_json: bool,
-) -> None:
-    """Create an event of TYPE, delivered to every matching endpoint."""
-    payload = _json_object(data, "--data")
-    emulator = _connect(ctx, url, control_token)
-    event = emulator.trigger(event_type, payload, key=key, workspace_id=workspace_id)
-    if as_json:
-        _print_json(event)
-    else:
-        click.echo(f"{event['id']}  {event['type']}  {event['workspace_id']}")
+        counted = {kind: len(document.get(kind) or ()) for kind, _ in FIXTURE_KINDS}
+        click.echo(f"exported to {file}: {_counts(counted)}")
 
 
 # -- sinks ------------------------------------------------------------------------------
 
 
-@click.group(cls=_RemoteGroup)
-@connection_options
+@click.group(cls=RemoteGroup, invoke_without_command=True)
+@json_option
 @click.pass_context
-def sinks(ctx: click.Context, url: str, control_token: str | None) -> None:
-    """Inspect the built-in receivers at /_sink/NAME."""
-    _connect(ctx, url, control_token)
+def sinks(ctx: click.Context, as_json: bool) -> None:
+    """Inspect the built-in receivers at /_sink/NAME (no sub-command: list them)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(sinks_list, as_json=as_json)
 
 
 @sinks.command("list")
+@json_option
 @pass_emulator
-def sinks_list(emulator: Emulator) -> None:
+def sinks_list(emulator: Emulator, as_json: bool = False) -> None:
     """Sinks that received requests or have scripted answers."""
-    rows = emulator.control("GET", "/sinks")["data"]
-    if not rows:
+    body = emulator.control("GET", "/sinks")
+    if as_json:
+        print_json(body)
+        return
+    if not body["data"]:
         click.echo("no sinks")
         return
-    _table(
+    table(
         ("NAME", "REQUESTS", "SCRIPTED"),
-        ((row["name"], row["request_count"], row["scripted_responses"]) for row in rows),
+        ((row["name"], row["request_count"], row["scripted_responses"]) for row in body["data"]),
     )
 
 
@@ -388,43 +393,43 @@ def sinks_list(emulator: Emulator) -> None:
 @pass_emulator
 def sinks_show(emulator: Emulator, name: str, as_json: bool) -> None:
     """The requests sink NAME received, oldest first."""
-    sink = emulator.sink(name)
+    body = emulator.control("GET", f"/sinks/{quote(name, safe='')}")
     if as_json:
-        _print_json(emulator.control("GET", f"/sinks/{quote(name, safe='')}")["data"])
+        print_json(body)
         return
-    received = sink.requests
-    if not received:
+    if not body["data"]:
         click.echo(f"sink {name}: no requests")
         return
-    for request in received:
-        body = request.body if len(request.body) <= 80 else request.body[:77] + "..."
+    for item in body["data"]:
+        text = item["body"] if len(item["body"]) <= 80 else item["body"][:77] + "..."
         parts = (
-            _rfc3339(request.received_at),
-            f"{request.method} {request.path}",
-            request.headers.get("harbor-event-type", ""),
-            body,
+            item["received_at"],
+            f"{item['method']} {item['path']}",
+            item["headers"].get("harbor-event-type", ""),
+            text,
         )
         click.echo("  ".join(part for part in parts if part))
 
 
 @sinks.command("clear")
 @click.argument("name")
+@json_option
 @pass_emulator
-def sinks_clear(emulator: Emulator, name: str) -> None:
+def sinks_clear(emulator: Emulator, name: str, as_json: bool) -> None:
     """Forget what sink NAME received and its scripted answers."""
     emulator.sink(name).clear()
-    click.echo(f"cleared sink {name}")
+    if as_json:
+        print_json({"object": "sink", "name": name, "deleted": True})
+    else:
+        click.echo(f"cleared sink {name}")
 
 
 # -- faults ----------------------------------------------------------------------------
 
 
-@click.group(cls=_RemoteGroup)
-@connection_options
-@click.pass_context
-def faults(ctx: click.Context, url: str, control_token: str | None) -> None:
+@click.group(cls=RemoteGroup)
+def faults() -> None:
     """Inject API errors and delivery failures."""
-    _connect(ctx, url, control_token)
 
 
 def _outcome(text: str | None) -> str | int | None:
@@ -482,7 +487,7 @@ def faults_add(
         **{name: value for name, value in spec.items() if value is not None}
     )
     if as_json:
-        _print_json(fault)
+        print_json(fault)
         return
     match, result = _describe(fault)
     click.echo(f"{fault['id']}  {fault['target']}  {match}  -> {result}")
@@ -493,14 +498,14 @@ def faults_add(
 @pass_emulator
 def faults_list(emulator: Emulator, as_json: bool) -> None:
     """Faults in the order they are consulted, with what remains of each."""
-    rows = emulator.faults.list()
+    body = emulator.control("GET", "/faults")
     if as_json:
-        _print_json(rows)
+        print_json(body)
         return
-    if not rows:
+    if not body["data"]:
         click.echo("no faults")
         return
-    _table(
+    table(
         ("ID", "TARGET", "MATCH", "RESULT", "REMAINING", "FIRED"),
         (
             (
@@ -510,32 +515,25 @@ def faults_list(emulator: Emulator, as_json: bool) -> None:
                 "unlimited" if fault["remaining"] is None else fault["remaining"],
                 fault["fired_count"],
             )
-            for fault in rows
+            for fault in body["data"]
         ),
     )
 
 
 @faults.command("clear")
 @click.argument("fault_id", metavar="[ID]", required=False)
+@json_option
 @pass_emulator
-def faults_clear(emulator: Emulator, fault_id: str | None) -> None:
+def faults_clear(emulator: Emulator, fault_id: str | None, as_json: bool) -> None:
     """Remove fault ID, or every fault."""
     if fault_id is None:
         emulator.faults.clear()
-        click.echo("removed every fault")
     else:
         emulator.faults.remove(fault_id)
-        click.echo(f"removed {fault_id}")
+    if as_json:
+        print_json({"object": "fault", "id": fault_id, "deleted": True})
+    else:
+        click.echo("removed every fault" if fault_id is None else f"removed {fault_id}")
 
 
-COMMANDS: tuple[click.Command, ...] = (
-    clock,
-    reset,
-    drain,
-    fixtures,
-    deliveries,
-    trigger,
-    sinks,
-    faults,
-    health,
-)
+COMMANDS: tuple[click.Command, ...] = (clock, reset, drain, fixtures, sinks, faults, health)

@@ -188,20 +188,35 @@ class Emulator:
     def reset(self) -> dict[str, Any]:
         return self.control("POST", "/reset")
 
-    def load_fixtures(self, fixtures: Mapping[str, Any] | str | os.PathLike[str]) -> Any:
-        """Load a fixtures document: a dict (sent as JSON) or a .json/.yaml/.yml file."""
+    def load_fixtures(
+        self,
+        fixtures: Mapping[str, Any] | str | os.PathLike[str],
+        env: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Load a fixtures document: a dict (sent as JSON) or a .json/.yaml/.yml file.
+
+        A file is read here, so its `${NAME}` come from this process's environment (or
+        `env`) and `${HARBOR_EMULATOR_URL}` is this client's URL (contract: Fixtures); the
+        server only fills in its own URL and defaults in what it is sent.
+        """
+        from .control.fixture_documents import escape, interpolate
+        from .errors import HarborError
+
         if isinstance(fixtures, Mapping):
             return self.control("POST", "/fixtures", json=dict(fixtures))
         path = Path(fixtures)
-        media_type = (
-            YAML_MEDIA_TYPE if path.suffix.lower() in (".yaml", ".yml") else "application/json"
-        )
-        return self.control(
-            "POST",
-            "/fixtures",
-            content=path.read_bytes(),
-            headers={"Content-Type": media_type},
-        )
+        try:
+            document = interpolate(
+                path.read_bytes(),
+                os.environ if env is None else env,
+                self.url,
+                source=str(path),
+                yaml_syntax=path.suffix.lower() in (".yaml", ".yml"),
+            )
+        except HarborError as exc:
+            raise HarborAPIError(exc.status, exc.code, exc.message, exc.param) from None
+        # Escaped, so the server's own pass leaves what we resolved (and literal $${) alone.
+        return self.control("POST", "/fixtures", json=escape(document))
 
     def export(self) -> dict[str, Any]:
         return self.control("GET", "/export")

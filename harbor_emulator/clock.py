@@ -12,6 +12,10 @@ from .errors import HarborError
 
 HostTime = Callable[[], float]
 
+# The clock's range (contract: Clock): every instant in it renders as a four-digit year.
+MIN_MS = 0  # 1970-01-01T00:00:00Z
+MAX_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
+
 
 @dataclass(frozen=True, slots=True)
 class ClockState:
@@ -62,8 +66,9 @@ class Clock:
         self._frozen_at_ms = state.frozen_at_ms
         self._notify()
 
-    def set_ms(self, target_ms: int) -> None:
+    def set_ms(self, target_ms: int, param: str = "now") -> None:
         """Move to `target_ms`; backwards is refused (contract: clock/set is forward only)."""
+        check_in_range(target_ms, param)
         if target_ms < self.now_ms():
             raise HarborError(
                 "invalid_parameter", "The clock only moves forward; now is earlier.", param="now"
@@ -75,7 +80,7 @@ class Clock:
         self._notify()
 
     def advance(self, seconds: float) -> None:
-        self.set_ms(self.now_ms() + round(seconds * 1000))
+        self.set_ms(self.now_ms() + round(seconds * 1000), "seconds")
 
     def freeze(self) -> None:
         if self._frozen_at_ms is None:
@@ -103,6 +108,15 @@ class Clock:
 
 
 # -- conversions shared by every layer ----------------------------------------------
+
+
+def check_in_range(ms: int, param: str) -> None:
+    if not MIN_MS <= ms <= MAX_MS:
+        raise HarborError(
+            "invalid_parameter",
+            "The emulator clock runs from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z.",
+            param=param,
+        )
 
 
 def from_ms(ms: int) -> datetime:

@@ -26,6 +26,8 @@ class Config:
     # Requests per second per API key; burst equals the rate; 0 switches it off.
     rate_limit: float = 100.0
     control_token: str | None = None
+    # Host names answered besides loopback and `host` ("*": any); see security.py.
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     log_level: str = "info"
     log_format: str = "text"
     max_endpoints: int = 50

@@ -17,6 +17,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "authentication_required": 401,
     "invalid_api_key": 401,
     "insufficient_scope": 403,
+    "host_not_allowed": 403,
+    "cross_site_request": 403,
     "event_not_found": 404,
     "webhook_not_found": 404,
     "destination_not_found": 404,
@@ -32,6 +34,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unsupported_media_type": 415,
     "rate_limit_exceeded": 429,
     "internal_error": 500,
+    "storage_unavailable": 503,
 }
 
 # Messages used when a code is raised without one of its own (API faults, routing).
@@ -48,6 +51,8 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "authentication_required": "Send your API key as 'Authorization: Bearer <key>'.",
     "invalid_api_key": "The API key is unknown or revoked.",
     "insufficient_scope": "The API key lacks a scope this request needs.",
+    "host_not_allowed": "The request's Host is not one this emulator answers.",
+    "cross_site_request": "Another site's page may not write to the emulator.",
     "event_not_found": "No such event.",
     "webhook_not_found": "No such webhook.",
     "destination_not_found": "No such destination.",
@@ -63,6 +68,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "unsupported_media_type": "Send the body as 'Content-Type: application/json'.",
     "rate_limit_exceeded": "Too many requests; slow down.",
     "internal_error": "An internal error occurred; this is a bug in the emulator.",
+    "storage_unavailable": "The emulator's database can't be written right now; retry shortly.",
 }
 
 

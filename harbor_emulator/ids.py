@@ -19,11 +19,15 @@ class IdFactory:
     def __init__(self) -> None:
         self._last = 0
         self._lock = threading.Lock()
+        # A private generator: the emulator may run in a thread of the user's own test
+        # process (pytest plugin), where drawing from the global `random` module would
+        # change the user's seeded sequence and trip Hypothesis's determinism checks.
+        self._random = random.Random()
 
     def new(self, prefix: str, now_ms: int) -> str:
         # Ids only need to be unique and sortable, not unguessable (secrets come from the
         # secrets module): the Mersenne Twister spares a getrandom syscall per id.
-        candidate = (now_ms << _RANDOM_BITS) | random.getrandbits(_RANDOM_BITS)
+        candidate = (now_ms << _RANDOM_BITS) | self._random.getrandbits(_RANDOM_BITS)
         with self._lock:
             if candidate <= self._last:
                 candidate = self._last + 1

@@ -10,6 +10,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -24,12 +25,17 @@ class Received:
 
 @dataclass
 class Answer:
-    """How to answer one request. `kind`: status | hang | big | close | trickle | garbage."""
+    """How to answer one request. `kind`: status | hang | big | close | trickle | garbage.
+
+    `before`, if given, runs in the receiver's thread before the answer is sent: a test's
+    way to act while the emulator waits on this attempt (e.g. in the middle of an advance).
+    """
 
     kind: str = "status"
     status: int = 200
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
+    before: Callable[[], None] | None = None
 
 
 class Receiver:
@@ -98,6 +104,8 @@ class Receiver:
 
     def _answer(self, conn: socket.socket, answer: Answer) -> bool:
         """Send the answer; False when the connection must end."""
+        if answer.before is not None:
+            answer.before()
         if answer.kind == "hang":
             self._release.wait(60)
             return False

@@ -39,11 +39,8 @@ def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
 def test_ci_job(tmp_path: Path) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    # The example points its sink at the default port; this job runs on a free one.
-    fixtures = tmp_path / "ci.yaml"
-    fixtures.write_text(
-        (ROOT / "fixtures" / "ci-example.yaml").read_text().replace("4280", str(port))
-    )
+    # The example's sink is ${HARBOR_EMULATOR_URL}/_sink/orders: the job's port, not 4280.
+    fixtures = ROOT / "fixtures" / "ci-example.yaml"
     server = subprocess.Popen(
         [
             sys.executable,

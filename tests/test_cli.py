@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -97,8 +98,10 @@ def test_reset(emulator: Emulator) -> None:
 
 def test_trigger_creates_an_event(emulator: Emulator) -> None:
     out = ok(harbor("trigger", "order.paid", "--data", '{"order_id": "o_1"}', url=emulator.url))
-    event_id, event_type, workspace_id = out.split()
-    assert (event_type, workspace_id[:3]) == ("order.paid", "ws_")
+    match = re.fullmatch(r"created (evt_\w+) order\.paid in (ws_\w+) \((.*)\): 0 deliveries\n", out)
+    assert match, out
+    event_id, workspace_id, reason = match.groups()
+    assert reason == "the key's own workspace; no webhook or destination exists yet"
     # The default key is hb_test_cli: the event is readable with it.
     with emulator.api("hb_test_cli") as api:
         event = api.get(f"/v1/events/{event_id}").json()
@@ -147,8 +150,8 @@ def test_sinks_show(emulator: Emulator) -> None:
     assert lines[1].endswith("PUT /_sink/orders/x  second")
 
     as_json = json.loads(ok(harbor("sinks", "show", "orders", "--json", url=emulator.url)))
-    assert [r["body"] for r in as_json] == ['{"id":"dlv_1"}', "second"]
-    assert as_json[0]["headers"]["harbor-event-type"] == "order.paid"
+    assert [r["body"] for r in as_json["data"]] == ['{"id":"dlv_1"}', "second"]
+    assert as_json["data"][0]["headers"]["harbor-event-type"] == "order.paid"
     assert "orders  2" in ok(harbor("sinks", "list", url=emulator.url))
 
 
@@ -247,7 +250,8 @@ def test_fixtures_load_and_export(emulator: Emulator, tmp_path: Path) -> None:
     emulator.control("POST", "/clock/freeze")  # two exports of a running clock differ
     good = tmp_path / "good.yaml"
     good.write_text("workspaces:\n  - id: ws_fromcli\n    name: From CLI\n")
-    assert ok(harbor("fixtures", "load", str(good), url=emulator.url)) == f"loaded {good}\n"
+    loaded = ok(harbor("fixtures", "load", str(good), url=emulator.url))
+    assert loaded == f"loaded {good}: 1 workspace\n"
     exported = json.loads(ok(harbor("fixtures", "export", url=emulator.url)))
     assert {"id": "ws_fromcli", "name": "From CLI"} in [
         {"id": w["id"], "name": w.get("name")} for w in exported["workspaces"]
@@ -259,7 +263,7 @@ def test_fixtures_load_and_export(emulator: Emulator, tmp_path: Path) -> None:
 
 def test_deliveries_table(emulator: Emulator) -> None:
     headers = {"Authorization": "Bearer hb_test_cli"}
-    assert ok(harbor("deliveries", url=emulator.url)).strip() == "no deliveries"
+    assert ok(harbor("deliveries", url=emulator.url)).strip() == "no deliveries in any workspace"
     hook = httpx.post(
         f"{emulator.url}/v1/webhooks",
         headers=headers,
@@ -270,5 +274,5 @@ def test_deliveries_table(emulator: Emulator) -> None:
     lines = ok(harbor("deliveries", url=emulator.url)).splitlines()
     assert lines[0].split()[:3] == ["ID", "EVENT", "TYPE"]
     assert lines[1].split()[1:3] == ["order.paid", hook.json()["id"]]
-    rows = json.loads(ok(harbor("deliveries", "--json", url=emulator.url)))
-    assert rows[0]["event_type"] == "order.paid"
+    page = json.loads(ok(harbor("deliveries", "--json", url=emulator.url)))
+    assert page["object"] == "list" and page["data"][0]["event_type"] == "order.paid"

@@ -197,24 +197,29 @@ class Recorder:
         return Emulator("http://emulator.test", transport=httpx.MockTransport(self), **kwargs)
 
 
-def test_load_fixtures_sends_dicts_as_json_and_files_by_extension(tmp_path: Path) -> None:
+def test_load_fixtures_reads_files_by_extension_and_sends_json(tmp_path: Path) -> None:
+    """A file is parsed (YAML or JSON by its extension) and interpolated here, with this
+    process's environment and this client's URL, then sent as JSON."""
     recorder = Recorder(body={"object": "fixtures"})
     yaml_file = tmp_path / "start.yml"
-    yaml_file.write_text("workspaces:\n  - id: ws_a\n")
+    yaml_file.write_text(
+        "workspaces:\n  - id: ws_a\n    name: ${NAME_HERE} at ${HARBOR_EMULATOR_URL}\n"
+    )
     json_file = tmp_path / "start.json"
     json_file.write_text('{"workspaces": []}')
     with recorder.client(control_token="T") as client:
         client.load_fixtures({"workspaces": [{"id": "ws_a"}]})
-        client.load_fixtures(yaml_file)
+        client.load_fixtures(yaml_file, env={"NAME_HERE": "Ws ${x}"})
         client.load_fixtures(str(json_file))
     sent = recorder.requests
     assert [(r.method, r.url.path) for r in sent] == [("POST", "/_control/fixtures")] * 3
     assert json.loads(sent[0].content) == {"workspaces": [{"id": "ws_a"}]}
     assert sent[0].headers["content-type"] == "application/json"
-    assert (sent[1].headers["content-type"], sent[1].content) == (
-        "application/yaml",
-        yaml_file.read_bytes(),
-    )
+    # Escaped again ($${), so the server's own pass leaves the resolved text as it is.
+    assert sent[1].headers["content-type"] == "application/json"
+    assert json.loads(sent[1].content) == {
+        "workspaces": [{"id": "ws_a", "name": "Ws $${x} at http://emulator.test"}]
+    }
     assert sent[2].headers["content-type"] == "application/json"
     assert {r.headers["authorization"] for r in sent} == {"Bearer T"}
 

@@ -7,6 +7,7 @@ rate-limit token, check the scope, read and parse the body, claim the Idempotenc
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import wraps
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..domain import idempotency, pagination
-from ..domain.auth import Principal
+from ..domain.auth import Principal, named_workspace
 from ..errors import HarborError
 from ..store.db import Tx
 
@@ -41,13 +42,17 @@ def v1(scope: str) -> Callable[[Handler], Handler]:
             principal = state.keys.authenticate(request.headers.get("authorization"))
             state.limiter.take(principal.key)
             principal.require(scope)
-            request.state.principal = principal
             request.state.claim = None
+            body, raw = None, b""
             if request.method in ("POST", "PATCH", "PUT"):
                 raw = await read_body(request)
-                request.state.json = parse_json_object(raw)
-                if request.method == "POST" and idempotency.HEADER in request.headers:
-                    return await _idempotent(request, handler, principal, raw)
+                request.state.json = body = parse_json_object(raw)
+            if principal.adopts:  # an open-sandbox key's first use or first workspace named
+                named = named_workspace(body, request.query_params)
+                principal = await state.keys.adopt(state.db, state.clock.now_ms(), principal, named)
+            request.state.principal = principal
+            if request.method == "POST" and idempotency.HEADER in request.headers:
+                return await _idempotent(request, handler, principal, raw)
             return await handler(request)
 
         return run
@@ -108,13 +113,27 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # 1e400 parses as inf, which no JSON text can hold: storing it would make every
+        # later read of the object fail to serialize (contract: Numbers).
+        raise ValueError(f"the number {text[:40]} does not fit a finite double")
+    return value
+
+
+def loads_json(text: str) -> Any:
+    """json.loads that refuses NaN, Infinity and numbers too large for a finite double."""
+    return json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Parse a request body; an empty body is an empty object."""
     if not raw.strip():
         return {}
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_no_constants)
+        value = loads_json(text)
         if _SURROGATE_ESCAPE.search(text):
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeError:
@@ -165,8 +184,13 @@ def optional_str(body: Mapping[str, Any], name: str, max_length: int = 1024) -> 
 def compact_json(value: Any, param: str) -> str:
     """The compact form sizes are measured on: no spaces, UTF-8, non-ASCII unescaped."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except (ValueError, RecursionError, TypeError):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        # A non-finite float that reached here by another path than a parsed body.
+        raise HarborError(
+            "invalid_json", f"'{param}' holds a number that is not finite.", param=param
+        ) from None
+    except (RecursionError, TypeError):
         raise HarborError(
             "invalid_parameter", f"'{param}' cannot be stored.", param=param
         ) from None

@@ -28,28 +28,36 @@ async def visible_delivery(state: Any, principal: Principal, delivery_id: str) -
     return found
 
 
-async def _filter_workspace(request: Request) -> str | None:
+async def _filter_workspace(request: Request) -> str:
     """The workspace a list covers: the filtered object's, else workspace_id or the default.
 
-    None means a filtered object the key cannot see: the list is empty.
+    A filtered object the key cannot see answers that object's 404 (contract: lists), as
+    reading it by id would.
     """
     state = request.app.state
     principal = request.state.principal
     query = request.query_params
     livemode = principal.livemode
     if query.get("event_id"):
-        event = await events.get(state.db, query["event_id"], livemode)
-        workspace_id = None if event is None else event.workspace_id
-    elif query.get("webhook_id") or query.get("destination_id"):
-        endpoint_id = query.get("webhook_id") or query.get("destination_id") or ""
+        event_id = query["event_id"]
+        event = await events.get(state.db, event_id, livemode)
+        if event is None or not state.keys.may_use(principal, event.workspace_id):
+            raise HarborError("event_not_found", f"No event {event_id[:100]}.", param="event_id")
+        return event.workspace_id
+    for param, kind in (("webhook_id", "webhook"), ("destination_id", "destination")):
+        endpoint_id = query.get(param)
+        if not endpoint_id:
+            continue
         # A deleted endpoint's deliveries stay readable, so the filter finds it too.
         found = await endpoints.get_any(state.db, endpoint_id)
-        workspace_id = None if found is None or found.livemode != livemode else found.workspace_id
-    else:
-        return state.keys.workspace_for(principal, query.get("workspace_id"))
-    if workspace_id is None or not state.keys.may_use(principal, workspace_id):
-        return None
-    return workspace_id
+        if (
+            found is None
+            or found.livemode != livemode
+            or not state.keys.may_use(principal, found.workspace_id)
+        ):
+            raise HarborError(f"{kind}_not_found", f"No {kind} {endpoint_id[:100]}.", param=param)
+        return found.workspace_id
+    return state.keys.workspace_for(principal, query.get("workspace_id"))
 
 
 @v1("events:read")
@@ -78,18 +86,16 @@ async def list_deliveries(request: Request) -> Response:
         endpoint_id=endpoint_id,
     )
     after = pagination.after_keyset(state.cursors, key, query)
-    rows: list[Delivery] = []
-    if workspace_id is not None:
-        rows = await deliveries.list_page(
-            state.db,
-            workspace_id=workspace_id,
-            livemode=request.state.principal.livemode,
-            status=status,
-            event_id=query.get("event_id"),
-            endpoint_id=endpoint_id,
-            after=after,
-            limit=limit + 1,
-        )
+    rows = await deliveries.list_page(
+        state.db,
+        workspace_id=workspace_id,
+        livemode=request.state.principal.livemode,
+        status=status,
+        event_id=query.get("event_id"),
+        endpoint_id=endpoint_id,
+        after=after,
+        limit=limit + 1,
+    )
     return list_response(state, rows, limit=limit, key=key, render=render.delivery)
 
 

@@ -13,13 +13,22 @@ from ..errors import HarborError
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+# Set in the request's scope state by the local-security middleware once it has checked
+# the token (before routing, on every /_control path), so handlers don't check it again.
+CONTROL_TOKEN_CHECKED = "control_token_checked"
+
 
 def control(handler: Handler) -> Handler:
-    """Require `Authorization: Bearer <token>` when the emulator runs with a control token."""
+    """Require `Authorization: Bearer <token>` when the emulator runs with a control token.
+
+    The local-security middleware already checks it for every /_control path; this keeps
+    a handler guarded wherever it is mounted.
+    """
 
     @wraps(handler)
     async def run(request: Request) -> Response:
-        check_token(request)
+        if not request.scope.get("state", {}).get(CONTROL_TOKEN_CHECKED):
+            check_token(request)
         return await handler(request)
 
     return run
@@ -27,14 +36,21 @@ def control(handler: Handler) -> Handler:
 
 def check_token(request: Request) -> None:
     token = request.app.state.config.control_token
-    if not token:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if token and not token_matches(request.headers.get("authorization", ""), token):
+        raise token_refusal()
+
+
+def token_matches(authorization: str, token: str) -> bool:
+    """Whether an `Authorization` header carries `Bearer <token>`."""
+    scheme, _, given = authorization.partition(" ")
     # Constant-time, so the token can't be guessed a byte at a time from response times.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
+    return scheme.lower() == "bearer" and hmac.compare_digest(
         given.strip().encode("utf-8", "replace"), token.encode("utf-8")
-    ):
-        raise HarborError(
-            "authentication_required",
-            "This emulator runs with --control-token: send 'Authorization: Bearer <token>'.",
-        )
+    )
+
+
+def token_refusal() -> HarborError:
+    return HarborError(
+        "authentication_required",
+        "This emulator runs with --control-token: send 'Authorization: Bearer <token>'.",
+    )

@@ -1,4 +1,8 @@
-"""GET /_control/export: the whole state as a fixtures document that loads back the same."""
+"""GET /_control/export: the whole state as a fixtures document that loads back the same.
+
+Open-sandbox keys are exported with the workspace each adopted (`open_sandbox_keys`), so a
+key's default workspace survives export -> load like the rest of the state.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,18 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from ..store import api_keys, deliveries, endpoints, events, signing_keys, subscriptions, workspaces
+from ..store import (
+    api_keys,
+    deliveries,
+    endpoints,
+    events,
+    open_sandbox_keys,
+    signing_keys,
+    subscriptions,
+    workspaces,
+)
 from ..store.db import Database
+from .fixture_documents import escape
 
 
 def exact_time(ms: int | None) -> str | None:
@@ -90,58 +104,78 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
                 "request_headers": attempt.request_headers,
             }
         )
-    return {
-        "version": 1,
-        # offset_seconds is left out: it is derived, and drifts while the clock is frozen.
-        "clock": {"now": exact_time(clock.now_ms()), "frozen": clock.frozen},
-        "workspaces": [
-            _drop_none({"id": w.id, "name": w.name, "created_at": exact_time(w.created_ms)})
-            for w in await workspaces.list_all(db)
-        ],
-        "api_keys": [
-            _drop_none(
+    keys = await api_keys.list_all(db)
+    defined_keys = {k.key for k in keys}
+    # Loading interpolates ${NAME} in every string value: a stored "${" is written "$${" so
+    # the document loads back to the very same text.
+    return escape(
+        {
+            "version": 1,
+            # offset_seconds is left out: it is derived, and drifts while the clock is frozen.
+            "clock": {"now": exact_time(clock.now_ms()), "frozen": clock.frozen},
+            "workspaces": [
+                _drop_none({"id": w.id, "name": w.name, "created_at": exact_time(w.created_ms)})
+                for w in await workspaces.list_all(db)
+            ],
+            "api_keys": [
+                _drop_none(
+                    {
+                        "key": k.key,
+                        "workspace_id": k.workspace_id,
+                        "scopes": sorted(k.scopes),
+                        "created_at": exact_time(k.created_ms),
+                        "revoked_at": exact_time(k.revoked_ms),
+                    }
+                )
+                for k in keys
+            ],
+            # The adoption of open-sandbox keys is state like any other: without it a key's
+            # lists would cover another workspace after a round trip. Keys that became defined
+            # (revoked open keys) are under api_keys only: a key is one or the other.
+            "open_sandbox_keys": [
+                _drop_none(
+                    {
+                        "key": k.key,
+                        "workspace_id": k.workspace_id,
+                        "first_seen_at": exact_time(k.first_seen_ms),
+                    }
+                )
+                for k in await open_sandbox_keys.list_all(db)
+                if k.key not in defined_keys
+            ],
+            "webhooks": webhooks,
+            "destinations": destinations,
+            "events": [
                 {
-                    "key": k.key,
-                    "workspace_id": k.workspace_id,
-                    "scopes": sorted(k.scopes),
-                    "created_at": exact_time(k.created_ms),
-                    "revoked_at": exact_time(k.revoked_ms),
+                    "id": e.id,
+                    "workspace_id": e.workspace_id,
+                    "livemode": e.livemode,
+                    "type": e.type,
+                    "payload": json.loads(e.payload_json),
+                    "created_at": exact_time(e.created_ms),
                 }
-            )
-            for k in await api_keys.list_all(db)
-        ],
-        "webhooks": webhooks,
-        "destinations": destinations,
-        "events": [
-            {
-                "id": e.id,
-                "workspace_id": e.workspace_id,
-                "livemode": e.livemode,
-                "type": e.type,
-                "payload": json.loads(e.payload_json),
-                "created_at": exact_time(e.created_ms),
-            }
-            for e in await events.list_all(db)
-        ],
-        "deliveries": [
-            _drop_none(
-                {
-                    "id": d.id,
-                    "event_id": d.event_id,
-                    ("webhook_id" if d.endpoint_id.startswith("wh_") else "destination_id"): (
-                        d.endpoint_id
-                    ),
-                    "status": d.status,
-                    "attempt_count": d.attempt_count,
-                    "response_code": d.response_code,
-                    "envelope": d.envelope.decode("utf-8"),
-                    "first_attempt_at": exact_time(d.first_attempt_ms),
-                    "last_attempt_at": exact_time(d.last_attempt_ms),
-                    "next_attempt_at": exact_time(d.next_attempt_ms),
-                    "created_at": exact_time(d.created_ms),
-                    "attempts": attempts_by_delivery[d.id],
-                }
-            )
-            for d in await deliveries.list_all(db)
-        ],
-    }
+                for e in await events.list_all(db)
+            ],
+            "deliveries": [
+                _drop_none(
+                    {
+                        "id": d.id,
+                        "event_id": d.event_id,
+                        ("webhook_id" if d.endpoint_id.startswith("wh_") else "destination_id"): (
+                            d.endpoint_id
+                        ),
+                        "status": d.status,
+                        "attempt_count": d.attempt_count,
+                        "response_code": d.response_code,
+                        "envelope": d.envelope.decode("utf-8"),
+                        "first_attempt_at": exact_time(d.first_attempt_ms),
+                        "last_attempt_at": exact_time(d.last_attempt_ms),
+                        "next_attempt_at": exact_time(d.next_attempt_ms),
+                        "created_at": exact_time(d.created_ms),
+                        "attempts": attempts_by_delivery[d.id],
+                    }
+                )
+                for d in await deliveries.list_all(db)
+            ],
+        }
+    )

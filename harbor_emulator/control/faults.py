@@ -27,6 +27,7 @@ from ..api.common import (
 from ..clock import Clock, format_ms
 from ..errors import STATUS_BY_CODE, HarborError
 from ..ids import IdFactory
+from ..store.db import RETRY_AFTER_SECONDS
 from .auth import control
 
 MAX_FAULTS = 1_000
@@ -103,6 +104,8 @@ class Fault:
                 headers={"Retry-After": str(math.ceil(retry_after_ms / 1000))},
                 extra={"retry_after_ms": retry_after_ms},
             )
+        if self.error_code == "storage_unavailable":
+            return HarborError(self.error_code, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         return HarborError(self.error_code)
 
     def render(self) -> dict[str, Any]:

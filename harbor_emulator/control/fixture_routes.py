@@ -6,23 +6,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..api.common import MAX_BODY_BYTES, json_response
+from ..api.common import json_response
 from ..errors import HarborError
 from . import fixtures
 from .auth import control
 from .export import export_state
 
-MAX_FIXTURES_BYTES = 16 * MAX_BODY_BYTES
-
 
 async def _read(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FIXTURES_BYTES:
-            raise HarborError("payload_too_large", "Fixtures documents are limited to 16 MB.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    # No size limit: an export must always load back (contract: Control API), and only
+    # local, same-origin callers reach this route.
+    return await request.body()
 
 
 @control
@@ -38,8 +32,17 @@ async def load_fixtures(request: Request) -> Response:
             "unsupported_media_type",
             "Send fixtures as application/json or application/yaml.",
         )
+    # ${HARBOR_EMULATOR_URL} is the URL this request reached: what the caller can reach us by.
     summary = await fixtures.load(
-        request.app.state, await _read(request), source="request body", yaml_syntax=yaml_syntax
+        request.app.state,
+        await _read(request),
+        source="request body",
+        yaml_syntax=yaml_syntax,
+        base_url=f"{request.url.scheme}://{request.url.netloc}",
+        # The server's environment is not the caller's to read: a body gets only
+        # ${HARBOR_EMULATOR_URL} and ${NAME:-default}. Whoever reads a file (the CLI, the
+        # client) fills in its own environment before sending it.
+        env={},
     )
     return json_response(summary, 201)
 

@@ -1,6 +1,7 @@
 """Fixtures: parse, check and load a YAML or JSON document, all or nothing.
 
-A document is checked in three passes before anything is written: its shape against
+Parsing, refusing non-finite numbers and `${NAME}` interpolation are in `fixture_documents`.
+The document is then checked in three passes before anything is written: its shape against
 `fixtures.schema.json` (the documented schema, used as it is), then each entry's meaning
 with the same validators as the API (URLs per mode, patterns, metadata, retry policies,
 payload size), then references and duplicates across the document and the stored state.
@@ -11,7 +12,8 @@ Only then is it written, in one transaction. Every error names the source, the e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -27,11 +29,36 @@ from ..domain.urls import validate_url
 from ..errors import HarborError
 from ..ids import IdFactory
 from ..signing import new_secret
-from ..store import api_keys, deliveries, endpoints, events, signing_keys, subscriptions, workspaces
+from ..store import (
+    api_keys,
+    deliveries,
+    endpoints,
+    events,
+    open_sandbox_keys,
+    signing_keys,
+    subscriptions,
+    workspaces,
+)
 from ..store import snapshot as fixture_store
 from ..store.db import Database, Tx
-from ..store.rows import ApiKey, Attempt, Delivery, Endpoint, Event, SigningKey, Subscription
+from ..store.rows import (
+    ApiKey,
+    Attempt,
+    Delivery,
+    Endpoint,
+    Event,
+    OpenSandboxKey,
+    SigningKey,
+    Subscription,
+)
 from .clock_routes import persist_clock
+from .fixture_documents import (
+    entry_id_at,
+    field_path,
+    fixture_error,
+    interpolate,
+    server_base_url,
+)
 
 YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -41,46 +68,6 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 def schema() -> dict[str, Any]:
     text = resources.files("harbor_emulator").joinpath("fixtures.schema.json").read_text()
     return json.loads(text)
-
-
-def fixture_error(source: str, path: str, problem: str, entry_id: str | None = None) -> HarborError:
-    entry = path.split(".")[0] if path else "document"
-    named = f"{entry} ({entry_id})" if entry_id else entry
-    field_name = path[len(entry) + 1 :] if "." in path else ""
-    where = f"{named}: {field_name}: " if field_name else f"{named}: "
-    return HarborError("invalid_fixtures", f"{source}: {where}{problem}", param=path or None)
-
-
-def parse_document(raw: bytes, *, source: str, yaml_syntax: bool) -> dict[str, Any]:
-    """Bytes to a fixtures mapping; YAML errors carry their line and column."""
-    import yaml  # imported on first use: it costs every start ~100 ms otherwise
-
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise fixture_error(source, "", "the document is not UTF-8 text.") from None
-    try:
-        document = yaml.safe_load(text) if yaml_syntax else json.loads(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise fixture_error(source, "", f"invalid YAML{at}: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise fixture_error(source, "", f"invalid YAML: {exc}") from None
-    except (ValueError, RecursionError) as exc:
-        raise fixture_error(source, "", f"invalid JSON: {str(exc)[:200]}") from None
-    if document is None:
-        return {}
-    if not isinstance(document, dict):
-        raise fixture_error(source, "", "the document must be a mapping of sections.")
-    return document
-
-
-def _path(parts: Iterator[Any] | list[Any]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def check_shape(document: dict[str, Any], source: str) -> None:
@@ -102,20 +89,8 @@ def check_shape(document: dict[str, Any], source: str) -> None:
         message = "secrets start with 'whsec_' followed by at least 16 characters."
     else:
         message = error.message[:300]
-    entry_id = _entry_id(document, parts)
-    raise fixture_error(source, _path(parts), message, entry_id)
-
-
-def _entry_id(document: dict[str, Any], parts: list[Any]) -> str | None:
-    if len(parts) >= 2 and isinstance(parts[1], int):
-        try:
-            entry = document[parts[0]][parts[1]]
-        except (KeyError, IndexError, TypeError):
-            return None
-        if isinstance(entry, dict):
-            found = entry.get("id") or entry.get("key")
-            return found if isinstance(found, str) else None
-    return None
+    entry_id = entry_id_at(document, parts)
+    raise fixture_error(source, field_path(parts), message, entry_id)
 
 
 @dataclass
@@ -124,6 +99,7 @@ class Plan:
 
     workspaces: dict[str, tuple[str | None, int]] = field(default_factory=dict)
     api_keys: list[ApiKey] = field(default_factory=list)
+    open_sandbox_keys: list[OpenSandboxKey] = field(default_factory=list)
     endpoints: list[tuple[Endpoint, list[SigningKey]]] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -197,6 +173,7 @@ class Loader:
             created = self.time(entry.get("created_at"), f"{path}.created_at", self.now_ms)
             self.plan.workspaces[entry["id"]] = (entry.get("name"), created or self.now_ms)
         await self._api_keys(document.get("api_keys", []))
+        self._open_sandbox_keys(document.get("open_sandbox_keys", []))
         for section, kind in (("webhooks", "webhook"), ("destinations", "destination")):
             for index, entry in enumerate(document.get(section, [])):
                 await self._endpoint(entry, f"{section}[{index}]", kind)
@@ -225,6 +202,22 @@ class Loader:
             scopes = frozenset(entry.get("scopes", SCOPES))
             self.plan.api_keys.append(
                 ApiKey(key, workspace_id, livemode, scopes, created or self.now_ms, revoked)
+            )
+
+    def _open_sandbox_keys(self, entries: list[dict[str, Any]]) -> None:
+        for index, entry in enumerate(entries):
+            path = f"open_sandbox_keys[{index}]"
+            key = entry["key"]
+            if key in self._seen:
+                # A key is either defined (exactly its scopes) or open (all of them), not both.
+                raise self.fail(path, f"duplicate key {key}, also at {self._seen[key]}.", key)
+            self._seen[key] = path
+            workspace_id = entry.get("workspace_id")
+            if workspace_id is not None:
+                self.plan.workspaces.setdefault(workspace_id, (None, self.now_ms))
+            first_seen = self.time(entry.get("first_seen_at"), f"{path}.first_seen_at")
+            self.plan.open_sandbox_keys.append(
+                OpenSandboxKey(key, workspace_id, self.now_ms if first_seen is None else first_seen)
             )
 
     async def _endpoint(self, entry: dict[str, Any], path: str, kind: str) -> None:
@@ -438,6 +431,8 @@ async def apply(tx: Tx, plan: Plan) -> None:
         await workspaces.upsert(tx, workspace_id, name, created_ms)
     for key in plan.api_keys:
         await api_keys.insert(tx, key)
+    for open_key in plan.open_sandbox_keys:
+        await open_sandbox_keys.put(tx, open_key)
     for endpoint, keys in plan.endpoints:
         current = next(k for k in keys if k.expires_ms is None)
         await endpoints.insert(tx, endpoint, secret=current.secret, key_id=current.id)
@@ -455,6 +450,7 @@ def summary(plan: Plan) -> dict[str, Any]:
         "object": "fixtures",
         "workspaces": len(plan.workspaces),
         "api_keys": len(plan.api_keys),
+        "open_sandbox_keys": len(plan.open_sandbox_keys),
         "webhooks": sum(1 for e, _ in plan.endpoints if e.kind == "webhook"),
         "destinations": sum(1 for e, _ in plan.endpoints if e.kind == "destination"),
         "subscriptions": len(plan.subscriptions),
@@ -463,9 +459,29 @@ def summary(plan: Plan) -> dict[str, Any]:
     }
 
 
-async def load(state: Any, raw: bytes, *, source: str, yaml_syntax: bool) -> dict[str, Any]:
-    """Parse, check and write one document into the running emulator's state."""
-    document = parse_document(raw, source=source, yaml_syntax=yaml_syntax)
+async def load(
+    state: Any,
+    raw: bytes,
+    *,
+    source: str,
+    yaml_syntax: bool,
+    base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Parse, interpolate, check and write one document into the running emulator's state.
+
+    `${NAME}` comes from `env` (default: this process's environment) and
+    `${HARBOR_EMULATOR_URL}` is `base_url` (default: the address the server listens on).
+    """
+    if base_url is None:
+        base_url = server_base_url(state.config.host, state.config.port)
+    document = interpolate(
+        raw,
+        os.environ if env is None else env,
+        base_url,
+        source=source,
+        yaml_syntax=yaml_syntax,
+    )
     loader = Loader(
         state.db,
         state.ids,

@@ -22,7 +22,6 @@ from ..domain.auth import (
     SCOPES,
     WORKSPACE_ID_PATTERN,
     key_livemode,
-    open_workspace_id,
 )
 from ..errors import HarborError
 from ..store import api_keys, workspaces
@@ -173,8 +172,8 @@ async def revoke(state: Any, key: str) -> None:
             return True
         if livemode:
             return False
-        # An open-sandbox key has no row yet: record it as revoked, in its own workspace.
-        workspace_id = open_workspace_id(key)
+        # An open-sandbox key has no row yet: record it as revoked, in its default workspace.
+        workspace_id = state.keys.default_workspace(key)
         await workspaces.ensure(tx, workspace_id, now_ms)
         await api_keys.insert(tx, ApiKey(key, workspace_id, False, frozenset(SCOPES), now_ms, None))
         return await api_keys.revoke(tx, key, now_ms)

@@ -25,7 +25,6 @@ from .web import (
     read_form,
     render,
     safe_next,
-    same_origin,
     selection,
 )
 
@@ -75,9 +74,8 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    """Check the control token once and keep it in an HttpOnly cookie."""
-    if not same_origin(request):
-        return render(request, "login.html", 403, next="/", error="Cross-site login refused.")
+    """Check the control token once and keep it in an HttpOnly cookie (a cross-site login
+    is refused before routing, by the local-security middleware)."""
     form = await read_form(request)
     target = safe_next(form.get("next"), "/")
     token = request.app.state.config.control_token or ""

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ..control import settings
 from ..domain.auth import open_workspace_id
 from ..errors import HarborError
-from ..store import api_keys
+from ..store import api_keys, open_sandbox_keys
 from .web import dashboard, given, page, read_form, redirect
 
 
@@ -37,7 +37,23 @@ async def create_workspace(request: Request) -> Response:
 
 
 async def _api_keys(request: Request, **context: Any) -> Response:
-    rows = await api_keys.list_all(request.app.state.db)
+    db = request.app.state.db
+    rows = await api_keys.list_all(db)
+    defined = {row.key for row in rows}
+    # Open-sandbox keys seen in requests, with the workspace each uses when it names none:
+    # the one it adopted, else its own hashed one until it names a workspace.
+    open_keys = [
+        {
+            "key": row.key,
+            "workspace_id": row.workspace_id or open_workspace_id(row.key),
+            "adopted": row.workspace_id is not None,
+            "first_seen_ms": row.first_seen_ms,
+        }
+        for row in sorted(
+            await open_sandbox_keys.list_all(db), key=lambda row: row.first_seen_ms, reverse=True
+        )
+        if row.key not in defined
+    ]
     context.setdefault("error", None)
     context.setdefault("form", {"mode": "test", "dialect": "hb"})
     context.setdefault("created", None)
@@ -46,6 +62,7 @@ async def _api_keys(request: Request, **context: Any) -> Response:
         "api_keys.html",
         context.pop("status_code", 200),
         keys=sorted(rows, key=lambda row: row.created_ms, reverse=True),
+        open_keys=open_keys,
         **context,
     )
 
@@ -81,7 +98,8 @@ async def revoke_api_key(request: Request) -> Response:
 async def which_workspace(request: Request) -> Response:
     """The default workspace of an open-sandbox test key, which fixtures don't list."""
     key = request.query_params.get("key", "").strip()
-    return await _general(request, lookup_key=key, lookup=open_workspace_id(key) if key else None)
+    lookup = request.app.state.keys.default_workspace(key) if key else None
+    return await _general(request, lookup_key=key, lookup=lookup)
 
 
 routes = [

@@ -20,6 +20,7 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..api.common import loads_json
 from ..clock import format_ms
 from ..domain.auth import SCOPES, WORKSPACE_ID_PATTERN, Principal
 from ..errors import HarborError
@@ -186,7 +187,7 @@ def json_field(form: Mapping[str, str], name: str) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text)
+        return loads_json(text)
     except (ValueError, RecursionError) as exc:
         raise HarborError(
             "invalid_json", f"'{name}' is not valid JSON: {exc}", param=name
@@ -217,18 +218,9 @@ def token_ok(request: Request) -> bool:
     return hmac.compare_digest(given_token.encode("utf-8", "replace"), token.encode("utf-8"))
 
 
-def same_origin(request: Request) -> bool:
-    """Refuse form posts from other sites: a page elsewhere must not drive the emulator."""
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        return False
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
 def dashboard(handler: Handler) -> Handler:
-    """Login check, cross-site check for posts, and Harbor errors as an HTML page."""
+    """Login check and Harbor errors as an HTML page. Cross-site posts never get here: the
+    local-security middleware refuses them (and DNS-rebinding Hosts) before routing."""
 
     @wraps(handler)
     async def run(request: Request) -> Response:
@@ -239,10 +231,6 @@ def dashboard(handler: Handler) -> Handler:
             response = render(request, "login.html", 401, next=request.url.path, error=None)
             response.headers["HX-Redirect"] = "/login"
             return response
-        if request.method == "POST" and not same_origin(request):
-            return render(
-                request, "error.html", 403, error=None, message="Cross-site form posts are refused."
-            )
         try:
             return await handler(request)
         except HarborError as exc:

@@ -17,12 +17,13 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from .. import logs
 from ..clock import Clock
 from ..domain.retry import RetryPolicy, next_attempt_ms, stored_policy
+from ..errors import HarborError
 from ..ids import IdFactory
 from ..store import deliveries
 from ..store.db import Database, Tx
@@ -32,6 +33,10 @@ from .sender import AttemptRequest, AttemptResult, Sender
 log = logging.getLogger("harbor_emulator.delivery")
 
 BUG_BACKOFF_SECONDS = 30.0
+# While the database can't be written (disk full), a finished attempt's record is retried
+# for this long before the delivery rests and is attempted again later.
+RECORD_RETRY_SECONDS = 5.0
+STORAGE_BACKOFF_SECONDS = 1.0
 
 # An outcome forced by a delivery fault: "timeout", "connection_error" or an HTTP status.
 FaultOutcome = str | int
@@ -92,6 +97,16 @@ class Scheduler:
             await asyncio.gather(self._loop, return_exceptions=True)
         await self.cancel_running()
         await self._sender.close()
+
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No dispatch while held, and nothing in flight from before (reset, restore)."""
+        async with self._dispatch_lock:
+            await self.cancel_running()
+            try:
+                yield
+            finally:
+                self.wake()
 
     async def cancel_running(self) -> None:
         """Abandon attempts in flight (reset): their deliveries are about to disappear."""
@@ -243,6 +258,13 @@ class Scheduler:
             await self._attempt_once(delivery, target, policy, stamp_ms)
         except asyncio.CancelledError:
             raise
+        except HarborError as exc:
+            if exc.code != "storage_unavailable":
+                raise
+            # Nothing of this attempt was recorded, so the delivery is still due as it was:
+            # it is attempted again (at least once) when the database can be written.
+            log.warning("delivery %s: attempt not recorded (%s)", delivery.id, exc.message)
+            self._resting[delivery.id] = time.monotonic() + STORAGE_BACKOFF_SECONDS
         except Exception:
             # A bug, not an outcome: the delivery stays pending, and is left alone for a
             # while so a bug that fails every attempt cannot spin the loop at full speed.
@@ -319,8 +341,25 @@ class Scheduler:
                 tx, attempt, status=status, next_attempt_ms=retry_at, first_attempt_ms=first_ms
             )
 
-        await self._db.write(record)
+        await self._write_retrying(record)
         logs.delivery_attempt(target, attempt, status, retry_at)
+
+    async def _write_retrying(self, work: Callable[[Tx], Awaitable[None]]) -> None:
+        """Write an attempt's outcome, waiting out a short storage fault: the receiver has
+        seen this attempt, so giving up at once would make it repeat. The write is one
+        transaction with the attempt's own id: retried, it is never recorded twice."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RECORD_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                await self._db.write(work)
+                return
+            except HarborError as exc:
+                if exc.code != "storage_unavailable" or loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def _fault_result(outcome: FaultOutcome) -> AttemptResult:

@@ -23,7 +23,8 @@ def parse_limit(query: Mapping[str, str]) -> int:
     raw = query.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # str.isdigit() also accepts other scripts' digits ("٣"): the contract wants ASCII only.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise HarborError(
             "invalid_parameter", "limit must be an integer from 1 to 100.", param="limit"
         )

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from ..errors import HarborError
 from .schema import MIGRATIONS, STATE_TABLES
 
 T = TypeVar("T")
@@ -27,6 +28,40 @@ Params = Sequence[Any] | dict[str, Any]
 Row = sqlite3.Row
 
 log = logging.getLogger("harbor_emulator.store")
+
+# SQLite's primary result codes that mean the file can't be written (or read) right now,
+# not that the statement was wrong: disk full, read-only file or directory, I/O error,
+# can't open, locked past busy_timeout.
+_STORAGE_ERRORS = frozenset(
+    {
+        "SQLITE_FULL",
+        "SQLITE_READONLY",
+        "SQLITE_IOERR",
+        "SQLITE_CANTOPEN",
+        "SQLITE_BUSY",
+        "SQLITE_PERM",
+        "SQLITE_NOLFS",
+    }
+)
+RETRY_AFTER_SECONDS = 1
+
+
+def storage_error(exc: BaseException) -> HarborError | None:
+    """The 503 a storage fault answers, or None for any other error (a bug: a 500)."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    primary = name.split("_", 2)
+    base = "_".join(primary[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
+    if base not in _STORAGE_ERRORS and "disk is full" not in str(exc):
+        return None
+    log.warning("storage unavailable: %s (%s)", exc, name or "no code")
+    return HarborError(
+        "storage_unavailable",
+        f"The emulator's database can't be written ({exc}); nothing of this request was "
+        "stored. Free disk space or fix the file's permissions, then retry.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 class Tx:
@@ -59,6 +94,14 @@ class _WorkFailed(Exception):
     """A write function raised: its transaction was rolled back."""
 
     def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _StorageFailed(Exception):
+    """The database file can't be written: the batch was rolled back, nothing stored."""
+
+    def __init__(self, error: HarborError) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -129,10 +172,16 @@ class Database:
 
     # -- reads -----------------------------------------------------------------------
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self._reader.execute_fetchall(sql, params))
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            raise storage_error(exc) or exc from exc
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        rows = await self._reader.execute_fetchall(sql, params)
+        try:
+            rows = await self._reader.execute_fetchall(sql, params)
+        except sqlite3.Error as exc:
+            raise storage_error(exc) or exc from exc
         return next(iter(rows), None)
 
     # -- writes ----------------------------------------------------------------------
@@ -162,6 +211,13 @@ class Database:
         """
         try:
             results = await self._transaction([work for work, _ in batch])
+        except _StorageFailed as failed:
+            # The whole batch was rolled back: each caller gets the 503, none is retried
+            # alone (the disk is as full for one write as for many).
+            for _work, future in batch:
+                if not future.done():
+                    future.set_exception(failed.error)
+            return
         except _WorkFailed as failed:
             if len(batch) > 1:
                 for item in batch:
@@ -186,14 +242,24 @@ class Database:
                 try:
                     results.append(await work(self._tx))
                 except Exception as exc:  # handed to the caller, who renders or raises it
+                    if (unavailable := storage_error(exc)) is not None:
+                        raise _StorageFailed(unavailable) from exc
                     raise _WorkFailed(exc) from exc
-            await self._writer.commit()
+            try:
+                await self._writer.commit()
+            except sqlite3.Error as exc:
+                if (unavailable := storage_error(exc)) is not None:
+                    raise _StorageFailed(unavailable) from exc
+                raise
         except BaseException:
             await self._rollback_quietly()
             raise
         return results
 
     async def _rollback_quietly(self) -> None:
+        # SQLite may already have rolled back by itself (disk full, I/O error).
+        if not self._writer.in_transaction:
+            return
         try:
             await self._writer.rollback()
         except sqlite3.Error:

@@ -232,17 +232,19 @@ async def list_page(
     db: Database,
     *,
     workspace_id: str | None,
-    livemode: bool,
+    livemode: bool | None,
     status: str | None,
     event_id: str | None,
     endpoint_id: str | None,
     after: Keyset | None,
     limit: int,
 ) -> list[Delivery]:
-    """Newest first. `workspace_id=None` covers every workspace (the dashboard)."""
-    sql = "SELECT * FROM deliveries WHERE livemode = ?"
-    params: list[object] = [int(livemode)]
+    """Newest first. `workspace_id=None` covers every workspace (the dashboard),
+    `livemode=None` both modes (the control API's listing)."""
+    sql = "SELECT * FROM deliveries WHERE 1 = 1"
+    params: list[object] = []
     for column, value in (
+        ("livemode", None if livemode is None else int(livemode)),
         ("workspace_id", workspace_id),
         ("status", status),
         ("event_id", event_id),

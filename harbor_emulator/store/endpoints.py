@@ -93,25 +93,30 @@ async def get_any(db: Reader, endpoint_id: str) -> Endpoint | None:
 async def list_page(
     db: Reader,
     *,
-    kind: str,
+    kind: str | None,
     workspace_id: str | None,
-    livemode: bool,
+    livemode: bool | None,
     status: str | None,
     after: Keyset | None,
     limit: int,
 ) -> list[Endpoint]:
     """Newest first; `limit` rows at most, starting after the keyset `after`.
 
-    `workspace_id=None` covers every workspace (the dashboard's "All workspaces").
+    `workspace_id=None` covers every workspace (the dashboard's "All workspaces");
+    `kind=None` webhooks and destinations together, `livemode=None` both modes (the
+    control API's listing).
     """
-    sql = "SELECT * FROM endpoints WHERE livemode = ? AND kind = ? AND deleted_ms IS NULL"
-    params: list[object] = [int(livemode), kind]
-    if workspace_id is not None:
-        sql += " AND workspace_id = ?"
-        params.append(workspace_id)
-    if status is not None:
-        sql += " AND status = ?"
-        params.append(status)
+    sql = "SELECT * FROM endpoints WHERE deleted_ms IS NULL"
+    params: list[object] = []
+    for column, value in (
+        ("livemode", None if livemode is None else int(livemode)),
+        ("kind", kind),
+        ("workspace_id", workspace_id),
+        ("status", status),
+    ):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
     if after is not None:
         sql += " AND (created_ms, id) < (?, ?)"
         params.extend(after)

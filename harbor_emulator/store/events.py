@@ -82,23 +82,26 @@ async def list_page(
     db: Database,
     *,
     workspace_id: str | None,
-    livemode: bool,
+    livemode: bool | None,
     event_type: str | None,
     after: Keyset | None,
     limit: int,
 ) -> list[Event]:
     """Newest first; `limit` rows at most, starting after the keyset `after`.
 
-    `workspace_id=None` covers every workspace (the dashboard's "All workspaces").
+    `workspace_id=None` covers every workspace (the dashboard's "All workspaces"),
+    `livemode=None` both modes (the control API's listing).
     """
-    sql = "SELECT * FROM events WHERE livemode = ?"
-    params: list[object] = [int(livemode)]
-    if workspace_id is not None:
-        sql += " AND workspace_id = ?"
-        params.append(workspace_id)
-    if event_type is not None:
-        sql += " AND type = ?"
-        params.append(event_type)
+    sql = "SELECT * FROM events WHERE 1 = 1"
+    params: list[object] = []
+    for column, value in (
+        ("livemode", None if livemode is None else int(livemode)),
+        ("workspace_id", workspace_id),
+        ("type", event_type),
+    ):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
     if after is not None:
         sql += " AND (created_ms, id) < (?, ?)"
         params.extend(after)

@@ -134,3 +134,13 @@ class SigningKey:
     secret: str
     created_ms: int
     expires_ms: int | None  # None for the current key
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSandboxKey:
+    """A test key fixtures don't define, seen in a request; `workspace_id` is the workspace
+    it adopted as its default (None until it names one)."""
+
+    key: str
+    workspace_id: str | None
+    first_seen_ms: int

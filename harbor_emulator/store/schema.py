@@ -131,6 +131,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_due_by_endpoint ON deliveries (endpoint_id, next_attempt_ms, id)
         WHERE status = 'pending';
     """,
+    # 4: open-sandbox keys seen so far and the workspace each adopted (the first it named),
+    # so the default workspace of a key survives restarts and the dashboard can list keys.
+    """
+    CREATE TABLE open_sandbox_keys (
+        key TEXT PRIMARY KEY,
+        workspace_id TEXT,               -- NULL until the key names a workspace
+        first_seen_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 # Tables emptied by POST /_control/reset, children before parents for the foreign keys.
@@ -142,6 +151,7 @@ STATE_TABLES: tuple[str, ...] = (
     "endpoints",
     "events",
     "idempotency_keys",
+    "open_sandbox_keys",
     "api_keys",
     "workspaces",
 )

@@ -134,7 +134,8 @@ def test_valid_patterns(api: httpx.Client, pattern: str) -> None:
 
 
 def test_list_filters_and_pagination(api: httpx.Client) -> None:
-    here = _destination(api)
+    # The open-sandbox key adopts ws_here, the first workspace it names: its default.
+    here = _destination(api, workspace_id="ws_here")
     there = _destination(api, workspace_id="ws_there")
     ids = [_subscribe(api, here["id"], t).json()["id"] for t in ("a", "b", "c")]
     elsewhere = _subscribe(api, there["id"], "a").json()

@@ -94,7 +94,8 @@ def test_list_by_workspace(api: httpx.Client) -> None:
     _create(api, workspace_id="ws_two")
     listed = api.get("/v1/webhooks", params={"workspace_id": "ws_one"}).json()["data"]
     assert [w["id"] for w in listed] == [one["id"]]
-    assert api.get("/v1/webhooks").json()["data"] == []  # the key's default workspace
+    # The open-sandbox key adopted ws_one, the first workspace it named: its default.
+    assert [w["id"] for w in api.get("/v1/webhooks").json()["data"]] == [one["id"]]
     # Reads by id work in any workspace the key may use.
     assert api.get(f"/v1/webhooks/{one['id']}").status_code == 200
 
@@ -339,7 +340,8 @@ def test_malformed_bodies_are_400(api: httpx.Client, content: bytes) -> None:
 def test_endpoint_limit_counts_webhooks_and_destinations(emulator_factory: Any) -> None:
     emulator = emulator_factory(max_endpoints=3)
     with emulator.api() as api:
-        first = _create(api).json()
+        # ws_home, the first workspace the open-sandbox key names, becomes its default.
+        first = _create(api, workspace_id="ws_home").json()
         _create(api)
         assert api.post("/v1/destinations", json={"url": "http://127.0.0.1:9/"}).status_code == 201
         for response in (

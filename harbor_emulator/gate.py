@@ -1,0 +1,102 @@
+"""The state gate: writes share it, whole-state operations hold it alone.
+
+A clock advance, a reset or a fixtures load changes the state as a whole. The contract
+makes each of them one step for every other caller: a write that arrives while one runs
+waits until it has finished (and is stamped at the clock's new time); reads are answered at
+once from committed state. So every write request holds the gate shared, and these few
+operations hold it exclusively, one at a time, once the writes already running are done.
+
+Requests to /_sink are exempt: during an advance the emulator delivers to its own sinks,
+and waiting for the advance there would deadlock it. So is draining, which only waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# (method, path) of every request that changes the state as a whole: the /_control routes
+# and the dashboard forms that run the same operations.
+EXCLUSIVE_REQUESTS = frozenset(
+    {
+        ("POST", "/_control/reset"),
+        ("POST", "/_control/fixtures"),
+        ("POST", "/_control/clock/advance"),
+        ("POST", "/_control/clock/set"),
+        ("POST", "/_control/clock/freeze"),
+        ("POST", "/_control/clock/unfreeze"),
+        ("POST", "/clock/advance"),
+        ("POST", "/clock/freeze"),
+    }
+)
+UNGATED_PREFIXES = ("/_sink/", "/_control/deliveries/drain", "/static/")
+
+
+class StateGate:
+    """A readers-writer lock that prefers the exclusive side, so a stream of writes cannot
+    starve an advance; taking it shared costs no await while nothing exclusive is waiting."""
+
+    def __init__(self) -> None:
+        self._shared = 0
+        self._open = asyncio.Event()
+        self._open.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._exclusive = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        while not self._open.is_set():
+            await self._open.wait()
+        self._shared += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._shared -= 1
+            if self._shared == 0:
+                self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        async with self._exclusive:
+            self._open.clear()
+            try:
+                while self._shared:
+                    await self._idle.wait()
+                yield
+            finally:
+                self._open.set()
+
+
+def gate_kind(method: str, path: str) -> str | None:
+    """'exclusive', 'shared' or None (not gated) for a request."""
+    if method in READ_METHODS:
+        return None
+    if (method, path) in EXCLUSIVE_REQUESTS:
+        return "exclusive"
+    if path.startswith(UNGATED_PREFIXES):
+        return None
+    return "shared"
+
+
+class StateGateMiddleware:
+    """Holds `app.state.gate` around each write request, as `gate_kind` says."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = gate_kind(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        gate: StateGate = scope["app"].state.gate
+        hold = gate.exclusive() if kind == "exclusive" else gate.shared()
+        async with hold:
+            await self.app(scope, receive, send)
