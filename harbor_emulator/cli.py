@@ -199,7 +199,7 @@ def serve(config: Config) -> int:
     # Bound here, not by uvicorn: a taken port is one clear line, and the app knows its real
     # port (for --port 0) before its lifespan loads fixtures that name ${HARBOR_EMULATOR_URL}.
     try:
-        sock = _bind(config.host, config.port)
+        sock = bind_socket(config.host, config.port)
     except OSError as exc:
         click.echo(f"error: {_bind_problem(config.host, config.port, exc)}", err=True)
         return EXIT_CANNOT_START
@@ -233,7 +233,7 @@ def serve(config: Config) -> int:
     return 0 if server.started else 1
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound as uvicorn would bind it (IPv6 when the host has a colon)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:

@@ -34,6 +34,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .app import create_app
+from .cli import bind_socket
 from .client import Emulator
 from .config import DEFAULT_HOST, Config
 
@@ -99,10 +100,14 @@ class ServerThread:
         port: int = 0,
         log_level: str = "warning",
         lifespan: str = "auto",
+        sock: socket.socket | None = None,
     ) -> None:
         """`lifespan="on"` for apps that cannot serve without their startup (the emulator);
-        "auto" also serves apps that do not speak the lifespan protocol."""
+        "auto" also serves apps that do not speak the lifespan protocol. `sock`: a socket
+        already bound (so the port is known before the app starts), served instead of
+        binding `host` and `port`."""
         self._watch = _StartupWatch(app)
+        self._sock = sock
         self.server = _Server(
             uvicorn.Config(
                 self._watch,
@@ -126,7 +131,7 @@ class ServerThread:
         # uvicorn exits the process this way when the app's startup fails; in a thread that
         # would only be an unhandled thread exception. start() reports the failure instead.
         with contextlib.suppress(SystemExit):
-            self.server.run()
+            self.server.run(sockets=None if self._sock is None else [self._sock])
 
     @property
     def url(self) -> str:
@@ -214,14 +219,23 @@ class EmulatorServer:
         """Serve and return the URL once the emulator answers requests."""
         if self._thread is not None:
             raise RuntimeError("this emulator is already running")
-        config = dataclasses.replace(self.config, fixtures=self._fixture_files())
-        thread = ServerThread(create_app(config), host=config.host, port=config.port, lifespan="on")
+        # Bound first, so the config carries the real port before the app starts: fixtures'
+        # ${HARBOR_EMULATOR_URL} is built from it.
+        sock = bind_socket(self.config.host, self._base_config.port)
+        config = dataclasses.replace(
+            self.config, port=sock.getsockname()[1], fixtures=self._fixture_files()
+        )
+        thread = ServerThread(
+            create_app(config), host=config.host, port=config.port, lifespan="on", sock=sock
+        )
         try:
             url = thread.start(timeout)
         except BaseException:
+            sock.close()
             self._remove_fixtures_dir()
             raise
-        self.config = config
+        # The config as given (port 0 stays "a free port" for the next start).
+        self.config = dataclasses.replace(config, port=self._base_config.port)
         self._thread = thread
         return url
 

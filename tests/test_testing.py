@@ -63,6 +63,25 @@ def test_inline_and_file_fixtures_load_at_start_and_after_reset(tmp_path: Path) 
         assert {w["id"] for w in client.export()["workspaces"]} == {"ws_file", "ws_inline"}
 
 
+def test_fixtures_reach_the_emulator_s_own_url_on_a_free_port() -> None:
+    """${HARBOR_EMULATOR_URL} is the port the server really got, even when asked for 0."""
+    fixtures = {
+        "webhooks": [
+            {
+                "id": "wh_own",
+                "workspace_id": "ws_own",
+                "url": "${HARBOR_EMULATOR_URL}/_sink/own",
+                "events": ["*"],
+            }
+        ]
+    }
+    with EmulatorServer(fixtures=[fixtures]) as server, server.client("hb_test_x") as client:
+        assert client.export()["webhooks"][0]["url"] == f"{server.url}/_sink/own"
+        client.trigger("order.paid", workspace_id="ws_own")
+        assert client.drain()["drained"]
+        assert len(client.sink("own").requests) == 1
+
+
 def test_a_restarted_emulator_starts_afresh_with_its_fixtures() -> None:
     server = EmulatorServer(fixtures=[{"workspaces": [{"id": "ws_inline"}]}])
     for _ in range(2):
