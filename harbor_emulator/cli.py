@@ -193,7 +193,7 @@ def start(
 def serve(config: Config) -> int:
     """Run the server until SIGINT/SIGTERM; return the process exit status."""
     from .app import create_app  # imported late so `--help` and `--version` stay fast
-    from .logs import configure_logging, uvicorn_level
+    from .logs import configure_logging
 
     configure_logging(config.log_level, config.log_format)
     # Bound here, not by uvicorn: a taken port is one clear line, and the app knows its real
@@ -211,10 +211,9 @@ def serve(config: Config) -> int:
             host=config.host,
             port=config.port,
             lifespan="on",
-            # Our handler formats uvicorn's records too (JSON lines stay JSON); its startup
-            # banner says what our "listening on" line says, so it shows only at debug.
+            # Our handler formats uvicorn's records too, so JSON lines stay JSON.
             log_config=None,
-            log_level=uvicorn_level(config.log_level),
+            log_level=config.log_level,
             access_log=False,
             # Deliveries to our own /_sink arrive over loopback; keep connections cheap.
             timeout_keep_alive=30,
@@ -288,6 +287,7 @@ _STARTUP_CHATTER = (
     "Waiting for application startup.",
     "Application startup complete.",
     "Application startup failed. Exiting.",
+    "Uvicorn running on",
 )
 
 

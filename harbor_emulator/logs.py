@@ -325,10 +325,3 @@ def configure_logging(level: str, log_format: str, stream: TextIO | None = None)
     # httpx's line costs ~2% of the delivery loop.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     return handler
-
-
-def uvicorn_level(level: str) -> int:
-    """uvicorn's own loggers: its startup banner repeats our "listening on" line, so below
-    WARNING they speak only at debug."""
-    number = logging.getLevelName(level.upper())
-    return number if number == logging.DEBUG else max(logging.WARNING, number)
