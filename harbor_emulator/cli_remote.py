@@ -155,7 +155,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
 def plural(count: int, noun: str) -> str:
     if count == 1:
         return f"1 {noun}"
-    return f"{count} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+    # "delivery" -> "deliveries", but "API key" -> "API keys" (a vowel before the y).
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "o", "u"):
+        return f"{count} {noun[:-1]}ies"
+    return f"{count} {noun}s"
 
 
 # -- clock ----------------------------------------------------------------------------
