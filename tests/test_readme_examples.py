@@ -58,6 +58,10 @@ class Expect:
     # The user types the next command seconds later; the test waits for deliveries in flight
     # (POST /_control/deliveries/drain) instead, so an asynchronous attempt has landed.
     settle: bool = False
+    # The command makes an endpoint on a public host (webhook.site, api.example.com) that a
+    # test must not reach: the test adds an always-firing `connection_error` delivery fault for
+    # it, so its attempts fail as they would offline and no request leaves the machine.
+    offline: bool = False
     skip: str | None = None  # not run, and why
 
 
@@ -199,6 +203,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             "curl http://127.0.0.1:4280/v1/webhooks -X POST",
             201,
             json={"object": "webhook", "workspace_id": "ws_018f3a2e4b9c"},
+            offline=True,
             check=lambda answer: answer["secret"].startswith("whsec_"),
         ),
         Expect(
@@ -222,6 +227,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             "curl -X POST http://127.0.0.1:4280/v1/destinations",
             201,
             json={"object": "destination", "name": "Quickstart receiver"},
+            offline=True,
             check=lambda answer: answer["signing_secret"].startswith("whsec_"),
         ),
         Expect(
@@ -297,7 +303,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         ),
     ],
     "README.md: harbor-emulator start --allowed-host 4280-my-workspace.examp…": Skip(
-        START_IS_THE_TESTS_SERVER + "; tests/test_local_security.py covers --allowed-host"
+        "serves in the foreground; tests/test_local_security.py runs this very line with --port 0"
     ),
     'README.md: curl -fsSL -o harbor-emulator "<release asset URL of harbor-…': Skip(
         "downloads a release; tests/test_binary.py builds and runs the binary"
@@ -469,6 +475,7 @@ SEED_EXAMPLES: dict[str, list[Expect]] = {
             "curl -X POST https://api.harbor.example/v1/destinations",
             201,
             json={"object": "destination", "url": "https://webhook.site/your-unique-id"},
+            offline=True,
             check=lambda answer: answer["signing_secret"].startswith("whsec_"),
         ),
         # dest_01HXYZ: the destination just made.
@@ -484,11 +491,12 @@ SEED_EXAMPLES: dict[str, list[Expect]] = {
             settle=True,
         ),
         # "One delivery, status succeeded, response_code: 200" needs webhook.site, which a
-        # test does not reach: the one delivery is there; its outcome is the network's.
+        # test does not reach (`offline`): the one delivery is there, its first attempt
+        # failed with connection_error, so it waits for its retry.
         Expect(
             "curl https://api.harbor.example/v1/deliveries",
             200,
-            check=listed(1, event_type="order.created"),
+            check=listed(1, event_type="order.created", status="pending", attempt_count=1),
         ),
     ],
     # Live mode checks the URL as Harbor does. api.example.com is a name under RFC 2606's
@@ -571,6 +579,10 @@ def _run(shell: Shell, book: IdBook, url: str, command: str, expect: Expect) -> 
             pytest.fail(f"{failure!r}\n{where}")
     if expect.stdout is not None:
         assert re.search(expect.stdout, result.stdout, re.MULTILINE), where
+    if expect.offline:
+        fault = {"target": "delivery", "endpoint_id": result.json()["id"]}
+        added = httpx.post(f"{url}/_control/faults", json=fault | {"outcome": "connection_error"})
+        assert added.status_code == 201, added.text
     if expect.settle:
         drained = httpx.post(
             f"{url}/_control/deliveries/drain", json={"timeout_seconds": 30}, timeout=60
