@@ -170,7 +170,8 @@ def _show_clock(body: dict[str, Any], as_json: bool, did: str = "") -> None:
         return
     reading = ClockReading.from_json(body)
     state = "frozen" if reading.frozen else "running"
-    line = f"{rfc3339(reading.now)}  {state}  offset {reading.offset_seconds:+g}s"
+    # `+ 0.0` turns a -0.0 (the clock a hair behind host time, just after a reset) into 0.
+    line = f"{rfc3339(reading.now)}  {state}  offset {round(reading.offset_seconds, 2) + 0.0:+g}s"
     click.echo(f"{line}  ({did})" if did else line)
 
 

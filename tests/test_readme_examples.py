@@ -352,6 +352,12 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/cli.md: harbor-emulator start [--host 127.0.0.1] [--port 4280] [--db…": Skip(
         "a usage synopsis: the brackets are optional parts, not shell"
     ),
+    "docs/logging.md: $ harbor-emulator start": Skip(
+        "sample log output; tests/test_logs.py checks each kind of line from a real start"
+    ),
+    "docs/logging.md: HARBOR_EMULATOR_LOG_FORMAT=json harbor-emulator start --port…": Skip(
+        "starts a server that runs until stopped; tests/test_logs.py runs it with --log-format json"
+    ),
     "docs/cli.md: error: port 4280 on 127.0.0.1 is already in use (another har…": Skip(
         "sample error output; tests/test_cli_start.py produces each line"
     ),
