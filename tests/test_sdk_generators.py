@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Emulator
+from tests.conftest import TEST_KEY, Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK_DIR = Path(__file__).resolve().parent / "sdk"
@@ -123,3 +125,189 @@ def test_redocly_recommended_rules_find_nothing(
     assert report["totals"]["errors"] == 0, problems
     assert report["totals"]["warnings"] == 0, problems
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+@pytest.fixture(scope="session")
+def python_sdk(served_document: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The package openapi-python-client generates from the served document, imported."""
+    out = tmp_path_factory.mktemp("python-sdk")
+    bin_dir = Path(sys.executable).parent
+    run = _run(
+        [
+            *(bin_dir / "openapi-python-client", "generate", "--path", served_document),
+            *("--meta", "none", "--output-path", out / "harbor_sdk"),
+        ],
+        cwd=out,
+        # Its post-generation hooks run ruff, which lives beside it.
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    # It prints only "Generating <path>" when every schema and operation was understood.
+    assert output.strip().splitlines() == [f"Generating {out / 'harbor_sdk'}"], output
+    sys.path.insert(0, str(out))
+    try:
+        return importlib.import_module("harbor_sdk")
+    finally:
+        sys.path.remove(str(out))
+
+
+def _sdk(sdk: Any, module: str) -> Any:
+    return importlib.import_module(f"{sdk.__name__}.{module}")
+
+
+def _client(sdk: Any, emulator: Emulator) -> Any:
+    return sdk.AuthenticatedClient(
+        base_url=emulator.url,
+        token=TEST_KEY,
+        raise_on_unexpected_status=True,
+        # The suite's response check sees what the generated client sees.
+        httpx_args={"event_hooks": emulator.openapi.event_hooks},
+    )
+
+
+def _call(sdk: Any, tag: str, operation: str, **kwargs: Any) -> Any:
+    """`harbor_sdk.api.<tag>.<operation>.sync(**kwargs)`: the parsed model, error or not."""
+    return _sdk(sdk, f"api.{tag}.{operation}").sync(**kwargs)
+
+
+def test_the_python_sdk_has_every_operation(python_sdk: Any, served_document: Path) -> None:
+    document = json.loads(served_document.read_text())
+    generated = {
+        path.stem
+        for path in Path(python_sdk.__file__).parent.joinpath("api").glob("*/*.py")
+        if path.stem != "__init__"
+    }
+    operation_ids = {
+        op["operationId"]
+        for item in document["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    snake = {"".join(f"_{c.lower()}" if c.isupper() else c for c in o) for o in operation_ids}
+    assert generated == snake
+
+
+@pytest.fixture
+def client(python_sdk: Any, emulator: Emulator) -> Iterator[Any]:
+    """The generated client, authenticated with the suite's open-sandbox key."""
+    with _client(python_sdk, emulator) as client:
+        yield client
+
+
+def test_the_python_sdk_runs_the_seeds_flows(
+    python_sdk: Any, client: Any, emulator: Emulator, receiver: Any
+) -> None:
+    models = _sdk(python_sdk, "models")
+
+    # Quickstart (SDK dialect) and Creating events: create, then retrieve.
+    created = _call(
+        python_sdk,
+        "events",
+        "create_event",
+        client=client,
+        body=models.EventCreateWithPayload(
+            type_="invoice.paid",
+            payload=models.EventPayload.from_dict(
+                {"invoice_id": "inv_0192ac4e8b1d", "amount_cents": 4200}
+            ),
+        ),
+        idempotency_key="inv_0192ac4e8b1d-paid",
+    )
+    assert isinstance(created, models.Event)
+    confirmed = _call(python_sdk, "events", "get_event", client=client, id=created.id)
+    assert isinstance(confirmed, models.Event)
+    assert (confirmed.type_, confirmed.payload["amount_cents"]) == ("invoice.paid", 4200)
+
+    # REST quickstart: a destination, its subscription, an event in the `body` dialect.
+    destination = _call(
+        python_sdk,
+        "destinations",
+        "create_destination",
+        client=client,
+        body=models.DestinationCreate(url=receiver.url, name="Quickstart receiver"),
+    )
+    assert isinstance(destination, models.DestinationCreated)
+    assert destination.signing_secret.startswith("whsec_")
+    subscription = _call(
+        python_sdk,
+        "subscriptions",
+        "create_subscription",
+        client=client,
+        body=models.SubscriptionCreate(destination_id=destination.id, event_type="order.created"),
+    )
+    assert isinstance(subscription, models.Subscription)
+    # Webhooks: an SDK-dialect endpoint for the same events.
+    webhook = _call(
+        python_sdk,
+        "webhooks",
+        "create_webhook",
+        client=client,
+        body=models.WebhookCreate(url=receiver.url, events=["order.*"]),
+    )
+    assert isinstance(webhook, models.WebhookCreated)
+    order = _call(
+        python_sdk,
+        "events",
+        "create_event",
+        client=client,
+        body=models.EventCreateWithBody(
+            type_="order.created",
+            body=models.EventPayload.from_dict({"order_id": "ord_123", "amount_cents": 4500}),
+        ),
+    )
+    assert isinstance(order, models.Event)
+    assert order.payload["order_id"] == "ord_123"
+
+    # Watch the delivery: one per endpoint, each with its attempt.
+    drained = emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 30})
+    assert drained.json()["drained"], drained.text
+    page = _call(python_sdk, "deliveries", "list_deliveries", client=client, event_id=order.id)
+    assert isinstance(page, models.DeliveryList)
+    assert sorted(str(d.destination_id or d.webhook_id) for d in page.data) == sorted(
+        [destination.id, webhook.id]
+    )
+    for delivery in page.data:
+        assert delivery.status == models.DeliveryStatus.SUCCEEDED
+        attempts = _call(
+            python_sdk, "deliveries", "list_delivery_attempts", client=client, id=delivery.id
+        )
+        assert isinstance(attempts, models.AttemptList)
+        assert [a.response_code for a in attempts.data] == [200]
+
+    # Pagination: follow next_cursor one event at a time.
+    seen: list[str] = []
+    cursor: Any = python_sdk.types.UNSET
+    while True:
+        events_page = _call(
+            python_sdk, "events", "list_events", client=client, limit=1, cursor=cursor
+        )
+        assert isinstance(events_page, models.EventList)
+        seen += [event.id for event in events_page.data]
+        if events_page.next_cursor is None:
+            break
+        cursor = events_page.next_cursor
+    assert seen == [order.id, created.id]
+
+    # A typed error object for a 404.
+    missing = _call(python_sdk, "events", "get_event", client=client, id="evt_missing")
+    assert isinstance(missing, models.Error)
+    assert missing.error.code == models.ErrorCode.EVENT_NOT_FOUND
+
+
+def test_the_python_sdk_types_a_rate_limit(python_sdk: Any, emulator_factory: Any) -> None:
+    # A bucket of half a token is empty from the start: every call is limited, with no race
+    # against the host clock the buckets refill on.
+    limited = emulator_factory(rate_limit=0.5)
+    models = _sdk(python_sdk, "models")
+    with _client(python_sdk, limited) as client:
+        answer = _call(
+            python_sdk,
+            "events",
+            "create_event",
+            client=client,
+            body=models.EventCreateWithPayload(type_="a", payload=models.EventPayload()),
+        )
+    assert isinstance(answer, models.RateLimitError)
+    assert answer.error.code == models.ErrorCode.RATE_LIMIT_EXCEEDED
+    assert answer.error.retry_after_ms >= 1
