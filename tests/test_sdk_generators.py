@@ -84,6 +84,9 @@ def npm_tools() -> Path:
             )
             assert run.returncode == 0, f"npm ci failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
             done.touch()
+        for stale in home.iterdir():
+            if stale.is_dir() and stale != target:
+                shutil.rmtree(stale, ignore_errors=True)
     return target / "node_modules" / ".bin"
 
 
@@ -311,3 +314,46 @@ def test_the_python_sdk_types_a_rate_limit(python_sdk: Any, emulator_factory: An
     assert isinstance(answer, models.RateLimitError)
     assert answer.error.code == models.ErrorCode.RATE_LIMIT_EXCEEDED
     assert answer.error.retry_after_ms >= 1
+
+
+def test_openapi_typescript_types_a_program_that_runs(
+    npm_tools: Path, served_document: Path, emulator: Emulator, receiver: Any, tmp_path: Path
+) -> None:
+    for name in ("flows.ts", "tsconfig.json"):
+        shutil.copy(SDK_DIR / name, tmp_path / name)
+    (tmp_path / "package.json").write_text('{"type": "module", "private": true}\n')
+    (tmp_path / "node_modules").symlink_to(npm_tools.parent, target_is_directory=True)
+    env = _node_env()
+
+    generate = _run(
+        [npm_tools / "openapi-typescript", served_document, "-o", "harbor-api.d.ts"],
+        cwd=tmp_path,
+        env=env,
+    )
+    assert generate.returncode == 0, generate.stdout + generate.stderr
+    assert "⚠" not in generate.stdout + generate.stderr, generate.stdout + generate.stderr
+    check = _run([npm_tools / "tsc", "--noEmit", "-p", "."], cwd=tmp_path, env=env)
+    assert check.returncode == 0, f"tsc --noEmit:\n{check.stdout}{check.stderr}"
+    build = _run([npm_tools / "tsc", "-p", "."], cwd=tmp_path, env=env)
+    assert build.returncode == 0, build.stdout + build.stderr
+
+    run = _run(
+        ["node", "dist/flows.js"],
+        cwd=tmp_path,
+        env={
+            **env,
+            "HARBOR_EMULATOR_URL": emulator.url,
+            "HARBOR_KEY": TEST_KEY,
+            "RECEIVER_URL": receiver.url,
+        },
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    endpoints = seen["endpoints"]
+    assert seen["confirmed"] == ["invoice.paid", 4200]
+    assert seen["order_payload"] == {"order_id": "ord_123", "amount_cents": 4500}
+    assert seen["signing_secret_prefix"] == seen["webhook_secret_prefix"] == "whsec_"
+    assert seen["drained"] is True
+    assert seen["attempts"] == {endpoints["webhook"]: [200], endpoints["destination"]: [200]}
+    assert seen["seen"] == [seen["order"], seen["invoice"]]
+    assert seen["missing"] == [404, "event_not_found"]
