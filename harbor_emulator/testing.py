@@ -101,11 +101,13 @@ class ServerThread:
         log_level: str = "warning",
         lifespan: str = "auto",
         sock: socket.socket | None = None,
+        date_header: bool = True,
     ) -> None:
         """`lifespan="on"` for apps that cannot serve without their startup (the emulator);
         "auto" also serves apps that do not speak the lifespan protocol. `sock`: a socket
         already bound (so the port is known before the app starts), served instead of
-        binding `host` and `port`."""
+        binding `host` and `port`. `date_header=False` leaves the Date header to the app
+        (the emulator sets its own: emulator time in seeded mode)."""
         self._watch = _StartupWatch(app)
         self._sock = sock
         self.server = _Server(
@@ -121,6 +123,7 @@ class ServerThread:
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                date_header=date_header,
             )
         )
         self._thread = threading.Thread(target=self._serve, name="harbor-uvicorn", daemon=True)
@@ -226,7 +229,12 @@ class EmulatorServer:
             self.config, port=sock.getsockname()[1], fixtures=self._fixture_files()
         )
         thread = ServerThread(
-            create_app(config), host=config.host, port=config.port, lifespan="on", sock=sock
+            create_app(config),
+            host=config.host,
+            port=config.port,
+            lifespan="on",
+            sock=sock,
+            date_header=False,
         )
         try:
             url = thread.start(timeout)
