@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -68,8 +68,19 @@ class Sender:
     own keep-alive connection.
     """
 
-    def __init__(self, *, concurrency: int, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        timeout_seconds: float,
+        timestamp: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        """`timestamp` gives Harbor-Timestamp's seconds and `timer` measures `duration_ms`:
+        host time, or the emulator clock in seeded mode, where both must repeat exactly."""
         self.timeout_seconds = timeout_seconds
+        self._timestamp = timestamp
+        self._timer = timer
         self._timeout = httpx.Timeout(timeout_seconds)
         self._idle: list[httpx.AsyncClient] = []
         self._all: list[httpx.AsyncClient] = []
@@ -98,21 +109,22 @@ class Sender:
 
     async def send(self, request: AttemptRequest) -> AttemptResult:
         # Harbor-Timestamp is host time by contract, not emulator time, so receivers'
-        # five-minute tolerance holds after the emulator clock has been advanced.
-        timestamp = int(time.time())
+        # five-minute tolerance holds after the emulator clock has been advanced; seeded
+        # runs use emulator time instead, so signatures repeat byte for byte.
+        timestamp = int(self._timestamp())
         headers = headers_for(request, timestamp)
         client = self._client()
-        started = time.perf_counter()
+        started = self._timer()
         try:
             # httpx's timeouts are per phase; a receiver trickling bytes needs a total bound.
             async with asyncio.timeout(self.timeout_seconds):
                 return await self._exchange(client, request, headers, started)
         except (TimeoutError, httpx.TimeoutException):
-            return AttemptResult(None, None, "timeout", _elapsed_ms(started), headers)
+            return AttemptResult(None, None, "timeout", self._elapsed_ms(started), headers)
         except (httpx.HTTPError, httpx.InvalidURL, OSError):
             # Refused, reset, invalid HTTP, a URL httpx cannot send to: the receiver
             # was not reached properly, whatever the detail.
-            return AttemptResult(None, None, "connection_error", _elapsed_ms(started), headers)
+            return AttemptResult(None, None, "connection_error", self._elapsed_ms(started), headers)
         finally:
             if len(self._idle) < self._limit:
                 self._idle.append(client)
@@ -143,12 +155,11 @@ class Sender:
             body = bytes(excerpt[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", "replace")
             code = response.status_code
         error = "redirect" if 300 <= code < 400 else None
-        return AttemptResult(code, body, error, _elapsed_ms(started), headers)
+        return AttemptResult(code, body, error, self._elapsed_ms(started), headers)
+
+    def _elapsed_ms(self, started: float) -> int:
+        return int((self._timer() - started) * 1000)
 
     async def close(self) -> None:
         clients, self._all, self._idle = self._all, [], []
         await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
-
-
-def _elapsed_ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
