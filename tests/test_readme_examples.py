@@ -355,6 +355,32 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "README.md: # Python: openapi-python-client 0.29.1 generates every opera…": Skip(
         "installs the generators from the registries; tests/test_sdk_generators.py runs both"
     ),
+    "README.md: harbor-emulator start --seed 42": [
+        Expect("harbor-emulator start --seed 42", skip="starts a server; test_determinism runs it"),
+        Expect("harbor-emulator start --seed 42 --start-time", skip="starts a server, as above"),
+        Expect(
+            "curl -X POST localhost:4280/_control/reset",
+            skip="would put this whole run in seeded mode; tests/test_determinism.py resets "
+            "with a seed and compares the bytes",
+        ),
+    ],
+    "README.md: harbor-emulator snapshot save base": [
+        Expect("harbor-emulator snapshot save base", stdout=r"^saved base \(\d+ bytes\) at "),
+        Expect("harbor-emulator snapshot list", stdout=r"(?m)^base  "),
+        Expect("harbor-emulator snapshot restore base", stdout=r"^restored base \(saved at "),
+        Expect("harbor-emulator snapshot delete base", stdout=r"^deleted base"),
+    ],
+    "docs/cli.md: harbor-emulator start --seed 42": [
+        Expect("harbor-emulator start --seed 42", skip="starts a server; test_determinism runs it"),
+        Expect(
+            "harbor-emulator reset --seed 7",
+            skip="would put this whole run in seeded mode; tests/test_determinism.py covers it",
+        ),
+        Expect("harbor-emulator snapshot save base", stdout=r"^saved base \(\d+ bytes\) at "),
+        Expect("harbor-emulator snapshot list", stdout=r"(?m)^base  "),
+        Expect("harbor-emulator snapshot restore base", stdout=r"^restored base \(saved at "),
+        Expect("harbor-emulator snapshot delete base", stdout=r"^deleted base"),
+    ],
     "docs/logging.md: $ harbor-emulator start": Skip(
         "sample log output; tests/test_logs.py checks each kind of line from a real start"
     ),
