@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from harbor_emulator import signing
 from tests import onefile
@@ -428,3 +430,59 @@ def test_two_containers_serve_side_by_side(image: str, containers: list[Containe
     with httpx.Client(base_url=two.url, timeout=10) as second:
         other = second.get(f"/v1/events/{created.json()['id']}", headers=headers)
         assert other.status_code == 404, other.text
+
+
+def compose_document() -> dict[str, Any]:
+    """docs/ci.md's docker compose example, as it is printed there."""
+    text = (ROOT / "docs" / "ci.md").read_text()
+    blocks = re.findall(r"^```yaml\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    documents = [yaml.safe_load(block) for block in blocks]
+    (document,) = [d for d in documents if "harbor" in d.get("services", {})]
+    return document
+
+
+def test_compose_example_with_podman_compose(
+    image: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The app service reaches the emulator by its service name, http://harbor:4280."""
+    document = compose_document()
+    harbor, app = document["services"]["harbor"], document["services"]["app"]
+    assert harbor["build"] == "."
+    assert app["depends_on"] == {"harbor": {"condition": "service_healthy"}}
+    assert app["environment"]["HARBOR_API_BASE"] == "http://harbor:4280"
+    # What only this machine needs: the image built here instead of `build: .`, no host
+    # port (4280 may be taken; the app needs none), and an app that is this image's CLI,
+    # since no python:3.11-slim can be pulled.
+    del harbor["build"], harbor["ports"]
+    harbor["image"] = image
+    app["image"] = image
+    app["command"] = [
+        "sh",
+        "-c",
+        # $$: compose itself substitutes $NAME from the host's environment.
+        'harbor-emulator health --wait 60 --url "$$HARBOR_API_BASE" && harbor-emulator '
+        'trigger order.paid --url "$$HARBOR_API_BASE" --key "$$HARBOR_API_KEY" --json',
+    ]
+    compose_file = tmp_path / "docker-compose.yml"
+    compose_file.write_text(yaml.safe_dump(document))
+    project = f"harbor{uuid.uuid4().hex[:8]}"
+    compose = ("podman-compose", "--project-name", project, "--file", str(compose_file))
+
+    def down() -> None:
+        run(*compose, "down", "--volumes", timeout=300, check=False)
+
+    request.addfinalizer(down)
+    run(*compose, "up", "--detach", "harbor", timeout=300)
+    # podman-compose 1.0 orders services by depends_on but does not wait for
+    # `condition: service_healthy`; wait for the HEALTHCHECK as docker compose would.
+    service = Container.__new__(Container)
+    service.id, service.started = f"{project}_harbor_1", time.monotonic()
+    service.wait_healthy()
+    ran = run(*compose, "run", "--rm", "--no-deps", "app", timeout=300, check=False)
+    # podman-compose 1.0 exits 0 whatever the service did and prints its own commands
+    # first; the app's output (on a tty: CRLF) is what follows them.
+    output = ran.stdout.replace("\r\n", "\n")
+    assert "\n{" in output, f"{ran.stdout}\n{ran.stderr}\n{service.logs()}"
+    event, _ = json.JSONDecoder().raw_decode(output[output.index("\n{") + 1 :])
+    assert event["type"] == "order.paid"
+    assert event["id"].startswith("evt_")
