@@ -486,3 +486,76 @@ def test_compose_example_with_podman_compose(
     event, _ = json.JSONDecoder().raw_decode(output[output.index("\n{") + 1 :])
     assert event["type"] == "order.paid"
     assert event["id"].startswith("evt_")
+
+
+@pytest.fixture
+def docker_api(image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """podman's Docker-compatible API on a unix socket, for testcontainers' docker client."""
+    pytest.importorskip("testcontainers", reason="the testcontainers extra is not installed")
+    socket_path = tmp_path / "podman.sock"
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time", "0", f"unix://{socket_path}"],
+        env=podman_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + HEALTHY_TIMEOUT_SECONDS
+        transport = httpx.HTTPTransport(uds=str(socket_path))
+        with httpx.Client(transport=transport, base_url="http://podman") as api:
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if api.get("/_ping").status_code == 200:
+                        break
+                if service.poll() is not None or time.monotonic() > deadline:
+                    assert service.stderr is not None
+                    pytest.skip(f"podman system service did not answer: {service.stderr.read()}")
+                time.sleep(0.1)
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{socket_path}")
+        # testcontainers reads its settings once, at import: set them on its config object.
+        from testcontainers.core.config import ConnectionMode
+        from testcontainers.core.config import testcontainers_config as config
+
+        # Ryuk, testcontainers' reaper, is an image from Docker Hub: none can be pulled here.
+        monkeypatch.setattr(config, "ryuk_disabled", True)
+        monkeypatch.setattr(config, "tc_host_override", "127.0.0.1")
+        # This machine has a /.dockerenv, from which testcontainers would guess it runs in a
+        # container next to the engine and connect through a network gateway.
+        monkeypatch.setattr(config, "connection_mode_override", ConnectionMode.docker_host)
+        yield str(socket_path)
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+        assert service.stderr is not None
+        service.stderr.close()
+
+
+def test_testcontainers_module_against_podmans_docker_api(
+    image: str, docker_api: str, tmp_path: Path
+) -> None:
+    from docker.types import Ulimit
+
+    from harbor_emulator.testcontainers import HarborContainer
+
+    harbor = HarborContainer(
+        image, control_token=CI_TOKEN, fixtures=ROOT / "fixtures" / "ci-example.yaml", strict=True
+    )
+    # tests/podman/containers.conf's limits: the Docker API passes none, and podman's default
+    # (the host's hard limits) is refused on this machine.
+    harbor.with_kwargs(
+        ulimits=[
+            Ulimit(name="nofile", soft=1024, hard=20000),
+            Ulimit(name="nproc", soft=1024, hard=1024),
+        ]
+    )
+    with harbor:
+        url = harbor.get_url()
+        assert url.startswith("http://127.0.0.1:")
+        with harbor.get_emulator() as emulator:
+            assert emulator.health()["status"] == "ok"
+            event = emulator.trigger("order.created", {"order_id": "ord_tc"}, key="hb_test_ci_app")
+            assert emulator.drain(20)["drained"] is True
+            (delivered,) = emulator.sink("orders").requests
+            assert json.loads(delivered.body)["data"]["id"] == event["id"]
+            signing.verify(delivered.body.encode(), delivered.headers, CI_SECRET)
