@@ -320,6 +320,15 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/ci.md: docker build -t harbor-emulator .": Skip(
         "needs Docker; tests/test_docker_image.py builds and runs the image"
     ),
+    "docs/ci.md: scripts/build_binary [2]": Skip(
+        "a build of minutes, then an image build; tests/test_docker_image.py runs both"
+    ),
+    "docs/ci.md: docker run -d --name harbor -p 127.0.0.1:4280:4280": Skip(
+        "needs a container engine; tests/test_docker_image.py runs the same with podman"
+    ),
+    "docs/ci.md: apt-get install podman buildah mmdebstrap runc podman-compos…": Skip(
+        "installs system packages; .ci/run installs them and tests/test_docker_image.py uses them"
+    ),
     "docs/ci.md: jobs:": Skip("GitHub Actions YAML; tests/test_ci_docs.py parses it"),
     "docs/ci.md: jobs: [2]": Skip(
         "GitHub Actions YAML (the binary job); tests/test_ci_docs.py parses it"
