@@ -36,10 +36,11 @@ export function verifyHarborSignature(
   const timestampText = header(headers, "harbor-timestamp")?.trim();
   if (timestampText === undefined) throw new HarborSignatureError("Missing Harbor-Timestamp header.");
   if (!/^[0-9]{1,20}$/.test(timestampText)) throw new HarborSignatureError("Harbor-Timestamp is not an integer.");
-  const timestamp = Number(timestampText);
+  // The signed message holds the timestamp as an integer, however many leading zeros.
+  const timestamp = BigInt(timestampText);
   // A receiver checks against its host time; the emulator's clock never enters this.
   const now = options.now ?? Date.now() / 1000;
-  if (Math.abs(now - timestamp) > (options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS)) {
+  if (Math.abs(now - Number(timestamp)) > (options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS)) {
     throw new HarborSignatureError("Harbor-Timestamp is outside the tolerance.");
   }
 
@@ -54,7 +55,7 @@ export function verifyHarborSignature(
 
   const body = typeof rawBody === "string" ? Buffer.from(rawBody, "utf8") : rawBody;
   const expected = Buffer.from(
-    createHmac("sha256", Buffer.from(secret, "utf8")).update(`${timestampText}.`).update(body).digest("hex"),
+    createHmac("sha256", Buffer.from(secret, "utf8")).update(`${timestamp}.`).update(body).digest("hex"),
     "utf8",
   );
   // Every candidate is compared, in constant time each, with no early exit on a match.

@@ -66,28 +66,49 @@ export type FaultSpec =
       seed?: number;
     };
 
-export interface Fault {
+interface FaultFields {
   id: string;
   object: "fault";
-  target: "api" | "delivery";
-  method?: string | null;
-  path?: string | null;
-  error_code?: string;
-  retry_after_ms?: number;
-  endpoint_id?: string;
-  outcome?: "timeout" | "connection_error" | number;
   probability: number | null;
   seed: number | null;
+  /** Calls left to fail; null: every matching call until removed. */
   remaining: number | null;
   fired_count: number;
   created_at: string;
 }
 
+export interface ApiFault extends FaultFields {
+  target: "api";
+  method: string | null;
+  path: string | null;
+  error_code: string;
+  /** Only with `rate_limit_exceeded`. */
+  retry_after_ms?: number;
+}
+
+export interface DeliveryFault extends FaultFields {
+  target: "delivery";
+  endpoint_id: string;
+  outcome: "timeout" | "connection_error" | number;
+}
+
+export type Fault = ApiFault | DeliveryFault;
+
 /** A fixtures document (docs/fixtures.md); loaded all or nothing. */
 export type FixturesDocument = Record<string, unknown>;
 
 /** `POST /_control/fixtures`'s answer: how many of each kind were loaded. */
-export type FixturesLoaded = Record<string, unknown>;
+export interface FixturesLoaded {
+  object: "fixtures";
+  workspaces: number;
+  api_keys: number;
+  open_sandbox_keys: number;
+  webhooks: number;
+  destinations: number;
+  subscriptions: number;
+  events: number;
+  deliveries: number;
+}
 
 export interface Delivery {
   id: string;
@@ -102,9 +123,13 @@ export interface Delivery {
   last_attempt_at: string | null;
   next_attempt_at: string | null;
   created_at: string;
+  livemode: boolean;
 }
 
 export interface DeliveryAttempt {
+  id: string;
+  object: "delivery_attempt";
+  delivery_id: string;
   attempt_number: number;
   attempted_at: string;
   duration_ms: number;
@@ -120,5 +145,5 @@ export interface HarborEvent {
   payload: Record<string, unknown>;
   workspace_id: string;
   created_at: string;
-  [field: string]: unknown;
+  livemode: boolean;
 }
