@@ -20,12 +20,12 @@ function write(dir, pkg, readme) {
   writeFileSync(join(dir, "README.md"), readme);
 }
 
-const common = {
-  version,
-  license: source.license,
-  repository: source.repository,
-  homepage: source.homepage,
-};
+// npm's provenance check wants `repository` to name the repository that built the package;
+// in GitHub Actions that is $GITHUB_REPOSITORY.
+const repository = process.env.GITHUB_REPOSITORY
+  ? { type: "git", url: `git+https://github.com/${process.env.GITHUB_REPOSITORY}.git` }
+  : source.repository;
+const common = { version, license: source.license, repository };
 
 if (kind === "main") {
   const dir = join(out, "harbor-emulator");
@@ -52,6 +52,9 @@ if (kind === "main") {
       description: `The harbor-emulator executable for ${platform}; installed by the harbor-emulator package.`,
       os: [os],
       cpu: [cpu],
+      // A PyInstaller build links glibc: on musl (Alpine) npm skips it rather than install
+      // an executable that cannot start.
+      ...(os === "linux" ? { libc: ["glibc"] } : {}),
       files: ["bin"],
       // Yarn PnP: an executable must sit on disk, not inside a zip.
       preferUnplugged: true,
