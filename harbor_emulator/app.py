@@ -48,6 +48,7 @@ from .domain.ratelimit import RateLimiter
 from .errors import HarborError
 from .gate import StateGate, StateGateMiddleware
 from .ids import IdFactory
+from .logs import AccessLogMiddleware
 from .security import LocalSecurityMiddleware
 from .store import meta
 from .store.db import Database, Tx
@@ -241,9 +242,11 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        # Local security refuses before anything else runs (inside the request id); only
-        # then may a write wait at the state gate.
+        # The access log outermost: it sees every final status (refusals included) and the
+        # request id. Local security refuses before anything else runs (inside the request
+        # id); only then may a write wait at the state gate.
         middleware=[
+            Middleware(AccessLogMiddleware),
             Middleware(RequestIdMiddleware),
             Middleware(LocalSecurityMiddleware, config),
             Middleware(StateGateMiddleware),

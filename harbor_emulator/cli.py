@@ -19,7 +19,7 @@ from . import __version__
 from .cli_remote import COMMANDS as REMOTE_COMMANDS
 from .cli_remote import connection_options, setting
 from .cli_traffic import COMMANDS as TRAFFIC_COMMANDS
-from .config import DEFAULT_HOST, DEFAULT_PORT, Config
+from .config import DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Config
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -138,7 +138,15 @@ def main() -> None:
     default="info",
     show_default=True,
     envvar="HARBOR_EMULATOR_LOG_LEVEL",
-    help="Server log verbosity.",
+    help="Server log verbosity: info logs one line per request and per delivery attempt.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    envvar="HARBOR_EMULATOR_LOG_FORMAT",
+    help="text for a terminal (colour on a TTY unless NO_COLOR is set); json: one object a line.",
 )
 def start(
     host: str,
@@ -153,6 +161,7 @@ def start(
     delivery_timeout: float,
     delivery_concurrency: int,
     log_level: str,
+    log_format: str,
 ) -> None:
     """Serve the emulator (default http://127.0.0.1:4280)."""
     # `harbor-emulator --control-token T start` means the same as `start --control-token T`.
@@ -167,6 +176,7 @@ def start(
         control_token=control_token or None,
         allowed_hosts=allowed_hosts,
         log_level=log_level,
+        log_format=log_format,
         max_endpoints=max_endpoints,
         delivery_timeout_seconds=delivery_timeout,
         delivery_concurrency=delivery_concurrency,
@@ -183,13 +193,9 @@ def start(
 def serve(config: Config) -> int:
     """Run the server until SIGINT/SIGTERM; return the process exit status."""
     from .app import create_app  # imported late so `--help` and `--version` stay fast
+    from .logs import configure_logging
 
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request at INFO: one line per delivery attempt is noise (and ~2% of
-    # the delivery loop); attempts are in the deliveries API and the dashboard.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(config.log_level, config.log_format)
     # Bound here, not by uvicorn: a taken port is one clear line, and the app knows its real
     # port (for --port 0) before its lifespan loads fixtures that name ${HARBOR_EMULATOR_URL}.
     try:
@@ -205,6 +211,8 @@ def serve(config: Config) -> int:
             host=config.host,
             port=config.port,
             lifespan="on",
+            # Our handler formats uvicorn's records too, so JSON lines stay JSON.
+            log_config=None,
             log_level=config.log_level,
             access_log=False,
             # Deliveries to our own /_sink arrive over loopback; keep connections cheap.
@@ -279,6 +287,7 @@ _STARTUP_CHATTER = (
     "Waiting for application startup.",
     "Application startup complete.",
     "Application startup failed. Exiting.",
+    "Uvicorn running on",
 )
 
 

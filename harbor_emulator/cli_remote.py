@@ -155,7 +155,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
 def plural(count: int, noun: str) -> str:
     if count == 1:
         return f"1 {noun}"
-    return f"{count} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+    # "delivery" -> "deliveries", but "API key" -> "API keys" (a vowel before the y).
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "o", "u"):
+        return f"{count} {noun[:-1]}ies"
+    return f"{count} {noun}s"
 
 
 # -- clock ----------------------------------------------------------------------------
@@ -167,7 +170,8 @@ def _show_clock(body: dict[str, Any], as_json: bool, did: str = "") -> None:
         return
     reading = ClockReading.from_json(body)
     state = "frozen" if reading.frozen else "running"
-    line = f"{rfc3339(reading.now)}  {state}  offset {reading.offset_seconds:+g}s"
+    # `+ 0.0` turns a -0.0 (the clock a hair behind host time, just after a reset) into 0.
+    line = f"{rfc3339(reading.now)}  {state}  offset {round(reading.offset_seconds, 2) + 0.0:+g}s"
     click.echo(f"{line}  ({did})" if did else line)
 
 

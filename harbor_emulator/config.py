@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4280
+# text: one readable line per request and attempt; json: one object per line, for CI.
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class Config:
     # Host names answered besides loopback and `host` ("*": any); see security.py.
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     log_level: str = "info"
+    log_format: str = "text"
     max_endpoints: int = 50
     delivery_timeout_seconds: float = 10.0
     delivery_concurrency: int = 32

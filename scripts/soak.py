@@ -820,6 +820,14 @@ class Soak:
                 elif record is not None:
                     record.expected = None
         report["endpoints_resumed"] = resumed
+        # A few writes of the final epoch, so the read-back through the API always has
+        # something to read, even when a slow run's last reset came late.
+        for n in range(10):
+            body = {"workspace_id": "ws_soakfinal", "type": "soak.final", "payload": {"n": n}}
+            sent = self.epoch_at_send()
+            response = await self.call("POST", "/v1/events", key="hb_test_soakfinal", body=body)
+            if response is not None and response.status_code == 201:
+                self.ack_event(response.json(), body, self.epoch_at_ack(sent), "api")
         report["drained_before_advance"] = await self.drain()
         response = await self.call(
             "POST",

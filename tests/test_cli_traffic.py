@@ -142,7 +142,11 @@ def test_lists_page_with_a_cursor(emulator: Emulator) -> None:
 
 def test_fixtures_load_several_files_in_order(emulator: Emulator, tmp_path: Path) -> None:
     workspaces = tmp_path / "workspaces.yaml"
-    workspaces.write_text("workspaces:\n  - id: ws_a\n  - id: ws_b\n")
+    workspaces.write_text(
+        "workspaces:\n  - id: ws_a\n  - id: ws_b\napi_keys:\n"
+        "  - {key: hb_test_cli_a, workspace_id: ws_a}\n"
+        "  - {key: hb_test_cli_b, workspace_id: ws_b}\n"
+    )
     endpoints = tmp_path / "endpoints.json"
     endpoints.write_text(
         json.dumps(
@@ -167,7 +171,7 @@ def test_fixtures_load_several_files_in_order(emulator: Emulator, tmp_path: Path
 
     result = harbor("fixtures", "load", str(workspaces), str(endpoints), url=emulator.url)
     assert ok(result).splitlines() == [
-        f"loaded {workspaces}: 2 workspaces",
+        f"loaded {workspaces}: 2 workspaces, 2 API keys",
         f"loaded {endpoints}: 2 workspaces, 1 webhook, 1 destination, 2 subscriptions",
     ]
 

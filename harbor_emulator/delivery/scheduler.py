@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from .. import logs
 from ..clock import Clock
 from ..domain.retry import RetryPolicy, next_attempt_ms, stored_policy
 from ..errors import HarborError
@@ -341,6 +342,7 @@ class Scheduler:
             )
 
         await self._write_retrying(record)
+        logs.delivery_attempt(target, attempt, status, retry_at)
 
     async def _write_retrying(self, work: Callable[[Tx], Awaitable[None]]) -> None:
         """Write an attempt's outcome, waiting out a short storage fault: the receiver has

@@ -1,0 +1,327 @@
+"""The server's log: one line per request, one per delivery attempt, as text or JSON.
+
+`AccessLogMiddleware` logs every request on `harbor_emulator.access`; `delivery_attempt`
+logs every recorded attempt on `harbor_emulator.delivery`. Both log a small entry object
+rather than a formatted string, so nothing is formatted unless a handler emits the record,
+and the JSON formatter reads the fields instead of parsing a message. `configure` installs
+the one stderr handler, in the format `Config.log_format` names.
+
+Which requests are logged at INFO: the API (`/v1`), the control plane (`/_control`) and the
+built-in sinks (`/_sink`): the requests a user or a test made, and what the sinks received.
+The dashboard's pages, which poll every two seconds, and its static files are logged at
+DEBUG, so an open browser tab does not drown the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .clock import format_ms
+from .store.rows import Attempt, Target
+
+access_log = logging.getLogger("harbor_emulator.access")
+delivery_log = logging.getLogger("harbor_emulator.delivery")
+
+_INFO_PREFIXES = ("/v1/", "/_control/", "/_sink/")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEntry:
+    method: str
+    path: str
+    query: str
+    status: int
+    duration_ms: float
+    request_id: str | None
+
+    def __str__(self) -> str:
+        return render_text(self, colour=False)
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event": "request",
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "duration_ms": self.duration_ms,
+            "request_id": self.request_id,
+        }
+        if self.query:
+            out["query"] = self.query
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEntry:
+    delivery_id: str
+    endpoint_id: str
+    url: str
+    attempt: int
+    response_code: int | None
+    error: str | None
+    duration_ms: int
+    # "succeeded", "failed", or "pending" with a retry at `next_attempt_ms`.
+    outcome: str
+    attempted_ms: int
+    next_attempt_ms: int | None
+
+    def __str__(self) -> str:
+        return render_text(self, colour=False)
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "event": "delivery_attempt",
+            "delivery_id": self.delivery_id,
+            "endpoint_id": self.endpoint_id,
+            "url": self.url,
+            "attempt": self.attempt,
+            "response_code": self.response_code,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "outcome": self.outcome,
+            # Emulator time, unlike the line's `time`: they part once the clock is moved.
+            "attempted_at": format_ms(self.attempted_ms),
+            "next_attempt_at": format_ms(self.next_attempt_ms),
+        }
+
+
+class AccessLogMiddleware:
+    """Logs one line per HTTP request once its response is sent.
+
+    Pure ASGI and outermost of the app's own middleware, so it sees the final status
+    (refusals and internal errors included) and the request id the inner middleware set.
+    When its level is off it only checks that, and passes the request through untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        level = logging.INFO if path.startswith(_INFO_PREFIXES) else logging.DEBUG
+        if not access_log.isEnabledFor(level):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        def log_it() -> None:
+            # As received (still percent-encoded): a decoded %0A would break the line.
+            raw_path: bytes | None = scope.get("raw_path")
+            entry = RequestEntry(
+                scope["method"],
+                raw_path.decode("latin-1") if raw_path else path,
+                scope["query_string"].decode("latin-1"),
+                status,
+                round((time.perf_counter() - started) * 1000, 1),
+                scope.get("state", {}).get("request_id"),
+            )
+            access_log.log(level, entry)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except Exception:
+            # Unless a response had started, the server answers this with a 500.
+            status = status or 500
+            log_it()
+            raise
+        log_it()
+
+
+def delivery_attempt(
+    target: Target, attempt: Attempt, outcome: str, next_attempt_ms: int | None
+) -> None:
+    """Log one recorded attempt; `outcome` is the delivery's status after it."""
+    if not delivery_log.isEnabledFor(logging.INFO):
+        return
+    delivery_log.info(
+        AttemptEntry(
+            attempt.delivery_id,
+            target.endpoint_id,
+            target.url,
+            attempt.attempt_number,
+            attempt.response_code,
+            attempt.error,
+            attempt.duration_ms,
+            outcome,
+            attempt.attempted_ms,
+            next_attempt_ms,
+        )
+    )
+
+
+# -- formatting ----------------------------------------------------------------------------
+_RESET = "\x1b[0m"
+_DIM = "\x1b[2m"
+_BOLD = "\x1b[1m"
+_GREEN = "\x1b[32m"
+_YELLOW = "\x1b[33m"
+_RED = "\x1b[31m"
+_CYAN = "\x1b[36m"
+_LEVEL_COLOURS = {"WARNING": _YELLOW, "ERROR": _RED, "CRITICAL": _RED}
+
+
+def _status_colour(code: int | None) -> str:
+    if code is None or code >= 500:
+        return _RED
+    if code >= 400:
+        return _YELLOW
+    if code >= 300:
+        return _CYAN
+    return _GREEN
+
+
+def _paint(text: str, colour: str, enabled: bool) -> str:
+    return f"{colour}{text}{_RESET}" if enabled else text
+
+
+def _in(ms: int) -> str:
+    """A delay as a person reads it: 30s, 5m, 2h30m, 1d2h."""
+    seconds = max(0, round(ms / 1000))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds}s" if seconds else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"
+
+
+def render_text(entry: RequestEntry | AttemptEntry, *, colour: bool) -> str:
+    """One entry as a terminal line, without the time prefix."""
+    if isinstance(entry, RequestEntry):
+        path = f"{entry.path}?{entry.query}" if entry.query else entry.path
+        status = _paint(str(entry.status), _status_colour(entry.status), colour)
+        request_id = _paint(entry.request_id or "-", _DIM, colour)
+        return f"{entry.method} {path} {status} {entry.duration_ms:g}ms {request_id}"
+    result = str(entry.response_code) if entry.error is None else entry.error
+    result = _paint(result, _GREEN if entry.outcome == "succeeded" else _RED, colour)
+    if entry.outcome == "pending" and entry.next_attempt_ms is not None:
+        wait = _in(entry.next_attempt_ms - entry.attempted_ms)
+        then = f"next retry {format_ms(entry.next_attempt_ms)} (in {wait})"
+    else:
+        then = _paint(entry.outcome, _BOLD, colour)
+    return (
+        f"{_paint('deliver', _CYAN, colour)} {entry.endpoint_id} {entry.url} "
+        f"attempt {entry.attempt} {result} {entry.duration_ms}ms, {then} "
+        f"{_paint(entry.delivery_id, _DIM, colour)}"
+    )
+
+
+_ENTRIES = (RequestEntry, AttemptEntry)
+
+
+class _Stamps:
+    """Host time of a record (when it was written, not the emulator clock), formatted once
+    per second: at thousands of lines a second, strftime would be a fifth of the cost."""
+
+    def __init__(self, pattern: str, convert: Any) -> None:
+        self._pattern, self._convert = pattern, convert
+        self._second, self._text = -1, ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime(self._pattern, self._convert(second))
+        return self._text
+
+
+class TextFormatter(logging.Formatter):
+    """`HH:MM:SS <line>`; other loggers' records also show their level and name."""
+
+    def __init__(self, *, colour: bool) -> None:
+        super().__init__()
+        self.colour = colour
+        self._stamp = _Stamps("%H:%M:%S", time.localtime)
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = self._stamp(record.created)
+        if isinstance(record.msg, _ENTRIES):
+            line = f"{stamp} {render_text(record.msg, colour=self.colour)}"
+        else:
+            level = record.levelname
+            if self.colour and level in _LEVEL_COLOURS:
+                level = _paint(level, _LEVEL_COLOURS[level], True)
+            line = f"{stamp} {level} {record.name}: {record.getMessage()}"
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: `time`, `level`, `logger`, then the entry's fields or
+    `message` (and `exception`, a traceback's text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stamp = _Stamps("%Y-%m-%dT%H:%M:%S", time.gmtime)
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": f"{self._stamp(record.created)}.{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        if isinstance(record.msg, _ENTRIES):
+            out |= record.msg.fields()
+        else:
+            out["message"] = record.getMessage()
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+
+def wants_colour(stream: TextIO) -> bool:
+    """Colour only for a person: a terminal, and NO_COLOR (no-color.org) unset or empty."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def configure_logging(level: str, log_format: str, stream: TextIO | None = None) -> logging.Handler:
+    """Send every record at `level` and above to `stream` (stderr) in `log_format`.
+
+    Replaces the root logger's handlers and trims what records collect: the CLI owns the
+    process's logging.
+    """
+    stream = stream if stream is not None else sys.stderr
+    handler = logging.StreamHandler(stream)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(TextFormatter(colour=wants_colour(stream)))
+    # No formatter here shows a record's thread, process or source line: not collecting
+    # them saves a quarter of each line's cost (the logging HOWTO, "Optimization").
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs every request it sends at INFO: the attempt line already says it, and
+    # httpx's line costs ~2% of the delivery loop.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    return handler

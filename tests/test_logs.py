@@ -1,0 +1,234 @@
+"""`harbor-emulator start` logs one line per request and per delivery attempt, as text or JSON.
+
+Each test runs the CLI as a real process and reads its stderr as a user's terminal or a CI
+log would get it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import queue
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import httpx
+
+from tests.receiver import Receiver
+
+KEY = {"Authorization": "Bearer hb_test_logs"}
+ANSI = "\x1b["
+WAIT_SECONDS = 60  # a deadline for a line that must come, not a timing assertion
+
+
+class Lines:
+    """Lines of a stream, read on a thread so a test can wait for one without blocking."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        try:
+            for raw in iter(stream.readline, b""):
+                self._queue.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        except OSError:
+            pass  # a pty's reading end raises EIO once the process has exited
+        self._queue.put(None)
+
+    def wait_for(self, matches: Callable[[str], bool]) -> str:
+        """The next line that matches; the lines skipped on the way stay in `seen`."""
+        while True:
+            try:
+                line = self._queue.get(timeout=WAIT_SECONDS)
+            except queue.Empty:
+                raise AssertionError(f"no matching line; got {self.seen}") from None
+            if line is None:
+                raise AssertionError(f"the stream ended; got {self.seen}")
+            self.seen.append(line)
+            if matches(line):
+                return line
+
+    def rest(self) -> list[str]:
+        """Every line left, once the process has exited."""
+        while (line := self._queue.get(timeout=WAIT_SECONDS)) is not None:
+            self.seen.append(line)
+        return self.seen
+
+
+@contextmanager
+def emulator(
+    *args: str, env: dict[str, str] | None = None, tty: bool = False
+) -> Iterator[tuple[httpx.Client, Lines, subprocess.Popen[bytes]]]:
+    """`start --port 0` with stderr on a pipe, or on a terminal (a pty) when `tty`."""
+    # NO_COLOR only when the test sets it: the developer's own must not change the result.
+    environ = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | (env or {})
+    master = slave = None
+    if tty:
+        master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harbor_emulator.cli", "start", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=slave if tty else subprocess.PIPE,
+        env=environ,
+    )
+    if slave is not None:
+        os.close(slave)
+    stream = os.fdopen(master, "rb", buffering=0) if master is not None else process.stderr
+    assert process.stdout is not None and stream is not None
+    try:
+        match = re.search(rb"listening on (http://\S+)", process.stdout.readline())
+        assert match, "no URL line"
+        with httpx.Client(base_url=match.group(1).decode(), headers=KEY) as client:
+            yield client, Lines(stream), process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()
+        stream.close()
+
+
+def _request_line(response: httpx.Response) -> Callable[[str], bool]:
+    request_id = response.headers["harbor-request-id"]
+    return lambda line: request_id in line
+
+
+def test_each_api_request_logs_method_path_status_ms_and_request_id() -> None:
+    with emulator() as (api, lines, _):
+        created = api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+        listed = api.get("/v1/events", params={"type": "order.paid", "limit": 10})
+        missing = api.get("/v1/events/evt_missing")
+        line = lines.wait_for(_request_line(created))
+        assert re.fullmatch(
+            r"\d\d:\d\d:\d\d POST /v1/events 201 \d+(\.\d)?ms "
+            + created.headers["harbor-request-id"],
+            line,
+        ), line
+        line = lines.wait_for(_request_line(listed))
+        assert " GET /v1/events?type=order.paid&limit=10 200 " in line
+        line = lines.wait_for(_request_line(missing))
+        assert " GET /v1/events/evt_missing 404 " in line
+        # The path as sent: an encoded line break cannot forge a line of its own.
+        forged = api.get("/v1/events/evt%0A00:00:00%20POST%20/v1/fake%20201")
+        line = lines.wait_for(_request_line(forged))
+        assert " GET /v1/events/evt%0A00:00:00%20POST%20/v1/fake%20201 404 " in line
+        # stderr is a pipe here: no colour codes, and uvicorn's startup banner stays quiet.
+        assert not any(ANSI in seen for seen in lines.seen)
+        assert not any("Uvicorn running" in seen for seen in lines.seen)
+
+
+def test_control_and_sink_requests_are_logged_and_static_files_are_not() -> None:
+    with emulator() as (api, lines, _):
+        css = api.get("/static/dashboard.css")
+        health = api.get("/_control/health")
+        sink = api.post("/_sink/orders", json={"hello": "sink"})
+        assert css.status_code == health.status_code == sink.status_code == 200
+        lines.wait_for(_request_line(health))
+        lines.wait_for(_request_line(sink))
+        # Requests are answered one after another, so the CSS line would have come first.
+        assert not any("/static/" in seen for seen in lines.seen), lines.seen
+
+
+def test_static_files_are_logged_at_debug() -> None:
+    with emulator("--log-level", "debug") as (api, lines, _):
+        css = api.get("/static/dashboard.css")
+        assert " GET /static/dashboard.css 200 " in lines.wait_for(_request_line(css))
+
+
+def test_no_request_lines_above_info() -> None:
+    with emulator("--log-level", "warning") as (api, lines, process):
+        api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+        api.get("/_control/health")
+        process.terminate()
+        process.wait(timeout=30)
+        assert not any("/v1/events" in line or "/_control" in line for line in lines.rest())
+
+
+def _webhook_to(api: httpx.Client, receiver: Receiver) -> str:
+    response = api.post("/v1/webhooks", json={"url": f"{receiver.url}/hook", "events": ["*"]})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_each_delivery_attempt_logs_endpoint_url_attempt_status_and_next_retry(
+    receiver: Receiver,
+) -> None:
+    receiver.respond_with(500)  # then 200
+    with emulator() as (api, lines, _):
+        endpoint = _webhook_to(api, receiver)
+        api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+        first = lines.wait_for(lambda line: " deliver " in line)
+        assert re.fullmatch(
+            rf"\d\d:\d\d:\d\d deliver {endpoint} {receiver.url}/hook attempt 1 500 \d+ms, "
+            r"next retry \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in 5m\) dlv_\w+",
+            first,
+        ), first
+        # Harbor's first retry is five minutes later: move the emulator clock there.
+        assert api.post("/_control/clock/advance", json={"duration": "5m"}).status_code == 200
+        second = lines.wait_for(lambda line: " deliver " in line)
+        assert f" {endpoint} {receiver.url}/hook attempt 2 200 " in second
+        assert second.split()[-2:] == ["succeeded", first.split()[-1]]
+
+
+def test_json_format_is_one_object_per_line_with_the_fields(receiver: Receiver) -> None:
+    receiver.respond_with(503)
+    env = {"HARBOR_EMULATOR_LOG_FORMAT": "json"}
+    with emulator(env=env) as (api, lines, process):
+        endpoint = _webhook_to(api, receiver)
+        created = api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+        attempt = json.loads(lines.wait_for(lambda line: '"delivery_attempt"' in line))
+        process.terminate()
+        process.wait(timeout=30)
+        records = [json.loads(line) for line in lines.rest()]
+    request = next(
+        r for r in records if r.get("request_id") == created.headers["harbor-request-id"]
+    )
+    assert request.keys() >= {"time", "level", "logger"}
+    assert _without(request, "time", "duration_ms") == {
+        "level": "info",
+        "logger": "harbor_emulator.access",
+        "event": "request",
+        "method": "POST",
+        "path": "/v1/events",
+        "status": 201,
+        "request_id": created.headers["harbor-request-id"],
+    }
+    assert isinstance(request["duration_ms"], int | float)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", request["time"])
+    assert attempt["delivery_id"].startswith("dlv_")
+    for name in ("attempted_at", "next_attempt_at"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", attempt[name])
+    assert _without(
+        attempt, "time", "duration_ms", "delivery_id", "attempted_at", "next_attempt_at"
+    ) == {
+        "level": "info",
+        "logger": "harbor_emulator.delivery",
+        "event": "delivery_attempt",
+        "endpoint_id": endpoint,
+        "url": f"{receiver.url}/hook",
+        "attempt": 1,
+        "response_code": 503,
+        "error": None,
+        "outcome": "pending",
+    }
+
+
+def _without(record: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in names}
+
+
+def test_colour_on_a_terminal_unless_no_color() -> None:
+    with emulator(tty=True) as (api, lines, _):
+        created = api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+        assert "\x1b[32m201\x1b[0m" in lines.wait_for(_request_line(created))
+    with emulator(tty=True, env={"NO_COLOR": "1"}) as (api, lines, _):
+        created = api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+        assert ANSI not in lines.wait_for(_request_line(created))
