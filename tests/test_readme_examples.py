@@ -305,7 +305,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "README.md: harbor-emulator start --allowed-host 4280-my-workspace.examp…": Skip(
         "serves in the foreground; tests/test_local_security.py runs this very line with --port 0"
     ),
-    'README.md: curl -fsSL -o harbor-emulator "<release asset URL of harbor-…': Skip(
+    "README.md: curl -fsSL -o harbor-emulator": Skip(
         "downloads a release; tests/test_binary.py builds and runs the binary"
     ),
     "README.md: scripts/build_binary": Skip("a build of minutes; tests/test_binary.py runs it"),
@@ -503,6 +503,25 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         Expect("harbor-emulator faults list", stdout=r"(flt_\w{26} .*\n){3}$"),
         Expect("harbor-emulator faults clear flt_01HX…", stdout=r"flt_\w{26}"),
     ],
+    # ---- docs/node.md: TypeScript and JavaScript that tests/test_npm_package.py runs
+    "docs/node.md: npm i -D harbor-emulator": Skip(
+        "installs from the npm registry; tests/test_npm_package.py installs the packed tarballs "
+        "and runs `npx harbor-emulator start`"
+    ),
+    "docs/node.md: import { startEmulator, connectEmulator, verifyHarborSignatu…": Skip(
+        "TypeScript: the API's outline; tests/test_npm_package.py type-checks and runs the API"
+    ),
+    **{
+        f"docs/node.md: {head}": Skip("a file of npm/example, run by tests/test_npm_package.py")
+        for head in (
+            "// One emulator per Vitest worker, started on first use; `ha…",
+            "// Vitest globalSetup: one emulator for the whole run, its U…",
+            "// The run's one emulator (see harbor-global-setup.ts), rese…",
+            'const { startEmulator } = require("harbor-emulator");',
+            'const { connectEmulator, verifyHarborSignature } = require("…',
+            "// The webhook receiver of a shop that uses Harbor: it verif…",
+        )
+    },
     # ---- docs/soak.md, docs/testing.md
     "docs/soak.md: scripts/test -q tests/test_ids.py": Skip(
         "a soak of minutes; tests/test_soak.py runs it briefly"
