@@ -368,10 +368,19 @@ def _example_problems(spec: dict[str, Any]) -> list[str]:
                 for name in node.get("examples", {}):
                     _, resolved = checked.resolve(f"{pointer}/examples/{name}")
                     check(f"{pointer}/examples/{name}", f"{pointer}/schema", resolved["value"])
-            if pointer.startswith("/components/schemas") or "/schema" in pointer:
-                for index, example in enumerate(node.get("examples", [])):
-                    if isinstance(node.get("examples"), list):
-                        check(f"{pointer}/examples/{index}", pointer, example)
+            for media_type, media in (
+                node.get("content", {}).items() if "x-error-codes" in node else ()
+            ):
+                for name in media.get("examples", {}):
+                    where = f"{pointer}/content/{media_type.replace('/', '~1')}/examples/{name}"
+                    code = checked.resolve(where)[1]["value"]["error"]["code"]
+                    if code not in node["x-error-codes"]:
+                        problems.append(f"{where}: {code} is not in x-error-codes")
+            # A schema's own `examples` is a list; a media type's or parameter's is a map.
+            schema_examples = node.get("examples")
+            if isinstance(schema_examples, list):
+                for index, example in enumerate(schema_examples):
+                    check(f"{pointer}/examples/{index}", pointer, example)
             for key, child in node.items():
                 walk(child, f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}")
         elif isinstance(node, list):
@@ -392,9 +401,17 @@ def test_an_example_that_drifts_from_its_schema_fails() -> None:
     drifted["components"]["examples"]["createEventResponse"]["value"]["id"] = "event_1"
     drifted["components"]["parameters"]["EventId"]["schema"]["pattern"] = "^evt_"
     drifted["components"]["parameters"]["EventId"]["example"] = "e1"
+    drifted["components"]["schemas"]["WorkspaceId"]["examples"] = ["workspace_1"]
     problems = _example_problems(drifted)
+    assert any("WorkspaceId/examples/0" in p and "workspace_1" in p for p in problems), problems
     assert any("createEventResponse" in p and "event_1" in p for p in problems), problems
     assert any("EventId" in p and "'e1'" in p for p in problems), problems
+    drifted["components"]["examples"]["EventNotFoundExample"]["value"]["error"]["code"] = (
+        "not_found"
+    )
+    assert "EventNotFoundExample: not_found is not in x-error-codes" in "\n".join(
+        _example_problems(drifted)
+    )
 
 
 def test_every_operation_has_request_and_success_examples() -> None:
