@@ -7,6 +7,7 @@ the same error codes and statuses, the same request fields.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -23,7 +24,7 @@ from harbor_emulator.config import Config
 from harbor_emulator.control import faults, fixtures, sinks
 from harbor_emulator.errors import STATUS_BY_CODE
 from tests.conftest import Emulator
-from tests.openapi_check import OpenAPIDrift, ResponseChecker, compiled
+from tests.openapi_check import OpenAPIDocument, OpenAPIDrift, ResponseChecker, compiled
 
 HTTP_METHODS = {"GET", "POST", "PATCH", "PUT", "DELETE"}
 
@@ -348,3 +349,83 @@ def test_the_yaml_file_is_the_document() -> None:
 
     text = files("harbor_emulator").joinpath("openapi.yaml").read_text("utf-8")
     assert yaml.safe_load(text) == document()
+
+
+def _example_problems(spec: dict[str, Any]) -> list[str]:
+    """Every example of the document (media types, parameters, schemas) checked against
+    the schema it illustrates: an example that drifts from its schema is a problem."""
+    checked = OpenAPIDocument(spec)
+    problems: list[str] = []
+
+    def check(where: str, schema_pointer: str, value: Any) -> None:
+        problems.extend(f"{where}: {error}" for error in checked.errors(schema_pointer, value))
+
+    def walk(node: Any, pointer: str) -> None:
+        if isinstance(node, dict):
+            if "schema" in node and isinstance(node["schema"], dict):
+                if "example" in node:
+                    check(pointer, f"{pointer}/schema", node["example"])
+                for name in node.get("examples", {}):
+                    _, resolved = checked.resolve(f"{pointer}/examples/{name}")
+                    check(f"{pointer}/examples/{name}", f"{pointer}/schema", resolved["value"])
+            for media_type, media in (
+                node.get("content", {}).items() if "x-error-codes" in node else ()
+            ):
+                for name in media.get("examples", {}):
+                    where = f"{pointer}/content/{media_type.replace('/', '~1')}/examples/{name}"
+                    code = checked.resolve(where)[1]["value"]["error"]["code"]
+                    if code not in node["x-error-codes"]:
+                        problems.append(f"{where}: {code} is not in x-error-codes")
+            # A schema's own `examples` is a list; a media type's or parameter's is a map.
+            schema_examples = node.get("examples")
+            if isinstance(schema_examples, list):
+                for index, example in enumerate(schema_examples):
+                    check(f"{pointer}/examples/{index}", pointer, example)
+            for key, child in node.items():
+                walk(child, f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{pointer}/{index}")
+
+    walk(spec["paths"], "/paths")
+    walk(spec["components"], "/components")
+    return problems
+
+
+def test_every_example_validates_against_its_schema() -> None:
+    assert _example_problems(document()) == []
+
+
+def test_an_example_that_drifts_from_its_schema_fails() -> None:
+    drifted = copy.deepcopy(document())
+    drifted["components"]["examples"]["createEventResponse"]["value"]["id"] = "event_1"
+    drifted["components"]["parameters"]["EventId"]["schema"]["pattern"] = "^evt_"
+    drifted["components"]["parameters"]["EventId"]["example"] = "e1"
+    drifted["components"]["schemas"]["WorkspaceId"]["examples"] = ["workspace_1"]
+    problems = _example_problems(drifted)
+    assert any("WorkspaceId/examples/0" in p and "workspace_1" in p for p in problems), problems
+    assert any("createEventResponse" in p and "event_1" in p for p in problems), problems
+    assert any("EventId" in p and "'e1'" in p for p in problems), problems
+    drifted["components"]["examples"]["EventNotFoundExample"]["value"]["error"]["code"] = (
+        "not_found"
+    )
+    assert "EventNotFoundExample: not_found is not in x-error-codes" in "\n".join(
+        _example_problems(drifted)
+    )
+
+
+def test_every_operation_has_request_and_success_examples() -> None:
+    missing = []
+    for (method, path), op in _operations().items():
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None and not body.get("examples"):
+            missing.append(f"{method} {path} request")
+        for status, response in op["responses"].items():
+            media = _resolve(response).get("content", {}).get("application/json")
+            if status.startswith("2") and media is not None and not media.get("examples"):
+                missing.append(f"{method} {path} {status}")
+        for parameter in map(_resolve, op.get("parameters", [])):
+            has_example = "example" in parameter or parameter["schema"].get("examples")
+            if parameter["in"] == "path" and not has_example:
+                missing.append(f"{method} {path} parameter {parameter['name']}")
+    assert missing == []

@@ -3,7 +3,7 @@
 Each test takes the document a real emulator serves, runs a pinned generator or tool on
 it, and (for the generators) drives the generated client against a real emulator:
 
-- Redocly's recommended ruleset finds nothing to warn about;
+- Redocly's recommended ruleset (tests/sdk/redocly.yaml) finds nothing to warn about;
 - openapi-python-client generates every operation without a warning, and the generated
   client runs the seeds' flows with typed models, typed errors included;
 - openapi-typescript's types type-check a small openapi-fetch program (tests/sdk/flows.ts)
@@ -16,21 +16,25 @@ pins, with `npm ci`, once per lock file into the virtualenv (`<venv>/sdk-npm/`).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import importlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import TEST_KEY, Emulator
+from tests.openapi_check import ResponseChecker, compiled
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK_DIR = Path(__file__).resolve().parent / "sdk"
@@ -116,7 +120,10 @@ def test_redocly_recommended_rules_find_nothing(
     npm_tools: Path, served_document: Path, tmp_path: Path
 ) -> None:
     run = _run(
-        [npm_tools / "redocly", "lint", "--extends=recommended", "--format=json", served_document],
+        [
+            *(npm_tools / "redocly", "lint", "--config", SDK_DIR / "redocly.yaml"),
+            *("--format=json", served_document),
+        ],
         cwd=tmp_path,
         env=_node_env(),
     )
@@ -155,6 +162,15 @@ def python_sdk(served_document: Path, tmp_path_factory: pytest.TempPathFactory) 
         sys.path.remove(str(out))
 
 
+def _operation_ids(document: dict[str, Any]) -> set[str]:
+    return {
+        op["operationId"]
+        for item in document["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+
+
 def _sdk(sdk: Any, module: str) -> Any:
     return importlib.import_module(f"{sdk.__name__}.{module}")
 
@@ -181,12 +197,7 @@ def test_the_python_sdk_has_every_operation(python_sdk: Any, served_document: Pa
         for path in Path(python_sdk.__file__).parent.joinpath("api").glob("*/*.py")
         if path.stem != "__init__"
     }
-    operation_ids = {
-        op["operationId"]
-        for item in document["paths"].values()
-        for op in item.values()
-        if isinstance(op, dict) and "operationId" in op
-    }
+    operation_ids = _operation_ids(document)
     snake = {"".join(f"_{c.lower()}" if c.isupper() else c for c in o) for o in operation_ids}
     assert generated == snake
 
@@ -357,3 +368,101 @@ def test_openapi_typescript_types_a_program_that_runs(
     assert seen["attempts"] == {endpoints["webhook"]: [200], endpoints["destination"]: [200]}
     assert seen["seen"] == [seen["order"], seen["invoice"]]
     assert seen["missing"] == [404, "event_not_found"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _example_call(document: dict[str, Any], path: str, item: dict[str, Any], method: str) -> Any:
+    """(url path, JSON body or None) of an operation, from the document's own examples."""
+    checked = compiled()
+    op = item[method]
+    for parameter in [*item.get("parameters", []), *op.get("parameters", [])]:
+        if "$ref" in parameter:
+            parameter = checked.resolve(parameter["$ref"].removeprefix("#"))[1]
+        if parameter["in"] == "path":
+            value = parameter.get("example", parameter["schema"].get("examples", [None])[0])
+            path = path.replace(f"{{{parameter['name']}}}", str(value))
+    media = op.get("requestBody", {}).get("content", {}).get("application/json")
+    if media is None:
+        return path, None
+    (example,) = media["examples"].values()
+    return path, checked.resolve(example["$ref"].removeprefix("#"))[1]["value"]
+
+
+def _response_example(op: dict[str, Any], status: int) -> Any:
+    """The value of the example of `op`'s `status` response; None when it has no body."""
+    checked = compiled()
+    response = op["responses"][str(status)]
+    if "$ref" in response:
+        response = checked.resolve(response["$ref"].removeprefix("#"))[1]
+    media = response.get("content", {}).get("application/json")
+    if media is None:
+        return None
+    (example,) = media["examples"].values()
+    return checked.resolve(example["$ref"].removeprefix("#"))[1]["value"]
+
+
+@pytest.fixture(scope="session")
+def prism_mock(npm_tools: Path, served_document: Path, tmp_path_factory: Any) -> Iterator[str]:
+    """`prism mock` serving the served document on a free loopback port; its base URL."""
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("prism") / "prism.log").open("w+")
+    process = subprocess.Popen(
+        [
+            *(str(npm_tools / "prism"), "mock", "--host", "127.0.0.1", "--port", str(port)),
+            *("--errors", str(served_document)),
+        ],
+        env=_node_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # Prism prints this line once every route is mounted; it has no readiness endpoint.
+        for _ in range(TOOL_TIMEOUT_SECONDS * 10):
+            log.seek(0)
+            if "Prism is listening" in log.read():
+                break
+            assert process.poll() is None, log.read()[-3000:]
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.1)
+        else:
+            pytest.fail("prism mock did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_prism_mock_answers_every_operation_with_a_valid_example(
+    prism_mock: str, served_document: Path
+) -> None:
+    document = json.loads(served_document.read_text())
+    checker = ResponseChecker()
+    answered = []
+    with httpx.Client(
+        base_url=prism_mock,
+        # A well-formed test key: Prism checks that the bearer scheme is present.
+        headers={"Authorization": f"Bearer {TEST_KEY}", "Accept": "application/json"},
+        event_hooks=checker.event_hooks,
+        timeout=TOOL_TIMEOUT_SECONDS,
+    ) as mock:
+        for template, item in document["paths"].items():
+            for method in item:
+                if method == "parameters":
+                    continue
+                path, body = _example_call(document, template, item, method)
+                response = mock.request(method.upper(), path, json=body)
+                assert 200 <= response.status_code < 300, (method, path, response.text[:1000])
+                # The answer is the document's own example, not one Prism made up.
+                expected = _response_example(item[method], response.status_code)
+                assert (response.json() if response.content else None) == expected, path
+                answered.append(item[method]["operationId"])
+    # Every operation answered, each answer checked by the suite's response check.
+    assert sorted(answered) == sorted(_operation_ids(document))
+    assert checker.checked == len(answered)
