@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..api import endpoint_common, signing_keys, subscriptions
+from ..api import events as events_api
 from ..api.endpoint_common import DESTINATIONS, WEBHOOKS, Dialect
 from ..errors import HarborError
 from ..store import deliveries, endpoints
@@ -19,6 +20,7 @@ from .web import (
     PAGE_SIZE,
     dashboard,
     given,
+    json_field,
     number_field,
     operator,
     page,
@@ -28,6 +30,20 @@ from .web import (
 )
 
 ENDPOINT_FORM_FIELDS = ("kind", "url", "events", "description", "name", "workspace_id")
+TEST_PAYLOAD = '{\n  "test": true,\n  "sent_from": "dashboard"\n}'
+TEST_FIELDS = ("type", "payload")
+
+
+def test_event_type(patterns: list[str]) -> str:
+    """A concrete type the endpoint receives, to prefill "send test event" with: the first
+    exact type, else `order.test` for `order.*`, else `test.event` (matches `*`)."""
+    for pattern in patterns:
+        if pattern != "*" and not pattern.endswith(".*"):
+            return pattern
+    for pattern in patterns:
+        if pattern.endswith(".*"):
+            return pattern[:-1] + "test"
+    return "test.event"
 
 
 def dialect_of(endpoint_id: str) -> Dialect:
@@ -130,8 +146,15 @@ async def _detail(request: Request, endpoint_id: str, **context: Any) -> Respons
         after=None,
         limit=PAGE_SIZE,
     )
+    patterns = (
+        list(endpoint.event_types or [])
+        if dialect is WEBHOOKS
+        else [sub.event_type for sub in subs]
+    )
     context.setdefault("error", None)
     context.setdefault("form", {})
+    context.setdefault("revealed", False)
+    context.setdefault("test_form", {"type": test_event_type(patterns), "payload": TEST_PAYLOAD})
     return await page(
         request,
         "endpoint.html",
@@ -194,6 +217,52 @@ async def rotate_secret(request: Request) -> Response:
 
 
 @dashboard
+async def reveal_secrets(request: Request) -> Response:
+    """The secrets of the keys still valid (current and rotated-out but unexpired), shown
+    after a click; a POST, so a cross-site page can't trigger it and no URL or history
+    entry carries them. The control plane's GET /_control/export holds the same secrets."""
+    endpoint, _ = await _endpoint(request)
+    return await _detail(request, endpoint.id, revealed=True)
+
+
+@dashboard
+async def send_test_event(request: Request) -> Response:
+    """POST /v1/events in the endpoint's workspace: the normal event path, so every
+    endpoint the type matches gets a delivery, not only this one."""
+    form = await read_form(request)
+    endpoint, _ = await _endpoint(request)
+    state = request.app.state
+    test_form = {name: form.get(name, "") for name in TEST_FIELDS}
+    try:
+        body: dict[str, Any] = given(form, "type")
+        payload = json_field(form, "payload")
+        if payload is not None:
+            body["payload"] = payload
+        body["workspace_id"] = endpoint.workspace_id
+        created = await events_api.create(
+            state, operator(endpoint.livemode, endpoint.workspace_id), body
+        )
+        sent = await deliveries.list_page(
+            state.db,
+            workspace_id=endpoint.workspace_id,
+            livemode=endpoint.livemode,
+            status=None,
+            event_id=created["id"],
+            endpoint_id=endpoint.id,
+            after=None,
+            limit=1,
+        )
+    except HarborError as exc:
+        return await _detail(
+            request, endpoint.id, error=exc, test_form=test_form, status_code=exc.status
+        )
+    if not sent:
+        # The type matched nothing here: the event page shows where it went, if anywhere.
+        return redirect(request, f"/events/{created['id']}")
+    return redirect(request, f"/webhooks/deliveries/{sent[0].id}")
+
+
+@dashboard
 async def delete_endpoint(request: Request) -> Response:
     endpoint, dialect = await _endpoint(request)
     principal = operator(endpoint.livemode, endpoint.workspace_id)
@@ -232,6 +301,8 @@ routes = [
     Route("/webhooks/{id}", show_endpoint, methods=["GET"]),
     Route("/webhooks/{id}/status", set_status, methods=["POST"]),
     Route("/webhooks/{id}/rotate", rotate_secret, methods=["POST"]),
+    Route("/webhooks/{id}/secrets", reveal_secrets, methods=["POST"]),
+    Route("/webhooks/{id}/test-event", send_test_event, methods=["POST"]),
     Route("/webhooks/{id}/delete", delete_endpoint, methods=["POST"]),
     Route("/webhooks/{id}/subscriptions", add_subscription, methods=["POST"]),
     Route(

@@ -1,0 +1,63 @@
+"""The debugger's actions in a real browser (Playwright driving Debian's Chromium), each a
+click or a key press against a real emulator; the API only checks what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Emulator
+from tests.dashboard.browser import chromium_missing_reason, chromium_page
+
+_missing = chromium_missing_reason()
+pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")
+
+
+@pytest.fixture
+def page(emulator: Emulator) -> Iterator[Any]:
+    with chromium_page() as browser_page:
+        browser_page.context.grant_permissions(
+            ["clipboard-read", "clipboard-write"], origin=emulator.url
+        )
+        yield browser_page
+
+
+def _expect() -> Any:
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def _clipboard(page: Any) -> str:
+    return str(page.evaluate("navigator.clipboard.readText()"))
+
+
+def test_reveal_copy_and_send_test_event(page: Any, emulator: Emulator, api: httpx.Client) -> None:
+    expect = _expect()
+    created = api.post(
+        "/v1/webhooks", json={"url": f"{emulator.url}/_sink/orders", "events": ["order.*"]}
+    )
+    webhook = created.json()
+
+    page.goto(f"{emulator.url}/webhooks/{webhook['id']}")
+    expect(page.get_by_test_id("key-secret")).to_have_count(0)
+    page.get_by_test_id("reveal").click()
+    expect(page.get_by_test_id("key-secret")).to_have_text(webhook["secret"])
+    page.get_by_role("button", name="Copy secret of").first.click()
+    assert _clipboard(page) == webhook["secret"]
+    page.get_by_role("button", name="Copy URL").click()
+    assert _clipboard(page) == webhook["url"]
+
+    # Keyboard only: the prefilled form is sent with Enter from its type field.
+    expect(page.locator("input[name=type]")).to_have_value("order.test")
+    page.locator("input[name=type]").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#attempts .summary")).to_contain_text("succeeded")
+    delivery_id = page.locator("h1 code").inner_text()
+    assert api.get(f"/v1/deliveries/{delivery_id}").json()["event_type"] == "order.test"
+    page.get_by_role("button", name="Copy body as sent").click()
+    [received] = emulator.control("GET", "/sinks/orders").json()["data"]
+    assert _clipboard(page) == received["body"]
