@@ -6,6 +6,7 @@ attempts show up without a reload; docs/dashboard.md says why polling and not SS
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from ..domain import pagination
 from ..errors import HarborError
 from ..signing import SIGNATURE_HEADER
 from ..store import deliveries, endpoints, events
+from ..store.rows import Attempt
 from .web import PAGE_SIZE, dashboard, link, operator, page, partial, redirect, render, selection
 
 ATTEMPTS_SHOWN = 100
@@ -75,6 +77,18 @@ async def list_deliveries(request: Request) -> Response:
     return await page(request, "deliveries.html", **context)
 
 
+def curl_command(headers: dict[str, str], body: bytes, url: str) -> str:
+    """A shell command that sends what the attempt sent: the same headers (signature and
+    timestamp included) and the same body bytes. `Accept:` and `Expect:` stop curl adding
+    headers of its own; it still adds Host and Content-Length, as httpx did."""
+    lines = ["curl -sS -X POST"]
+    lines += [f"  -H {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]
+    lines += ["  -H 'Accept:' -H 'Expect:'"]
+    lines += [f"  --data-binary {shlex.quote(body.decode('utf-8', 'replace'))}"]
+    lines += [f"  {shlex.quote(url)}"]
+    return " \\\n".join(lines)
+
+
 def _signature_of(headers: dict[str, str] | None) -> str | None:
     return None if headers is None else headers.get(SIGNATURE_HEADER)
 
@@ -93,15 +107,24 @@ async def _detail(request: Request, **context: Any) -> Response:
     attempts = await deliveries.attempts_page(
         state.db, delivery.id, after=None, limit=ATTEMPTS_SHOWN
     )
+    endpoint = await endpoints.get_any(state.db, delivery.endpoint_id)
+    url = endpoint.url if endpoint is not None else ""
+
+    def curl_of(attempt: Attempt) -> str | None:
+        if attempt.request_headers is None:
+            return None
+        return curl_command(attempt.request_headers, delivery.envelope, url)
+
     context.update(
         delivery=delivery,
         attempts=attempts,
         signature_of=_signature_of,
+        curl_of=curl_of,
+        endpoint_url=url,
         poll_url=link(request, f"/webhooks/deliveries/{delivery.id}"),
     )
     if partial(request):
         return render(request, "_attempts.html", **context)
-    endpoint = await endpoints.get_any(state.db, delivery.endpoint_id)
     event = await events.get(state.db, delivery.event_id, livemode)
     context.setdefault("error", None)
     return await page(

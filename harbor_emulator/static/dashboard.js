@@ -38,3 +38,28 @@
     });
   });
 })();
+
+/* "Copy as curl" against another URL: the command's last line is the URL, shell-quoted. */
+(function () {
+  "use strict";
+  function shellQuote(text) {
+    return /^[A-Za-z0-9_@%+=:,.\/-]+$/.test(text) ? text : "'" + text.replace(/'/g, "'\"'\"'") + "'";
+  }
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("curl-url")) return;
+    var pre = document.getElementById(input.getAttribute("data-curl-for"));
+    if (!pre) return;
+    var lines = pre.textContent.split("\n");
+    lines[lines.length - 1] = "  " + shellQuote(input.value);
+    pre.textContent = lines.join("\n");
+  });
+})();
+
+/* A polled region is left alone while the user works in it: a section they opened, or a
+   field with the focus. htmx's trigger filter asks this before each poll. */
+window.harborHold = function (region) {
+  if (region.querySelector("details[open]:not([data-default-open])")) return true;
+  var active = document.activeElement;
+  return !!active && region.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
+};

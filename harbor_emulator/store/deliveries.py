@@ -43,6 +43,11 @@ def _attempt(row: Row) -> Attempt:
         request_headers=None
         if row["request_headers"] is None
         else json.loads(row["request_headers"]),
+        error_detail=row["error_detail"],
+        timeout_ms=row["timeout_ms"],
+        response_headers=None
+        if row["response_headers"] is None
+        else tuple((name, value) for name, value in json.loads(row["response_headers"])),
     )
 
 
@@ -314,8 +319,8 @@ async def attempts_all(db: Database) -> list[Attempt]:
 async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
     await tx.executemany(
         "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_ms, duration_ms, "
-        "response_code, response_body, error, request_headers) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "response_code, response_body, error, request_headers, error_detail, timeout_ms, "
+        "response_headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 a.id,
@@ -327,6 +332,9 @@ async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
                 a.response_body,
                 a.error,
                 _headers_json(a),
+                a.error_detail,
+                a.timeout_ms,
+                None if a.response_headers is None else json.dumps(a.response_headers),
             )
             for a in attempts
         ],

@@ -3,6 +3,8 @@ click or a key press against a real emulator; the API only checks what happened.
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,3 +63,38 @@ def test_reveal_copy_and_send_test_event(page: Any, emulator: Emulator, api: htt
     page.get_by_role("button", name="Copy body as sent").click()
     [received] = emulator.control("GET", "/sinks/orders").json()["data"]
     assert _clipboard(page) == received["body"]
+
+
+def test_refused_attempt_cause_and_copy_as_curl_to_another_url(
+    page: Any, emulator: Emulator, api: httpx.Client
+) -> None:
+    expect = _expect()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    api.post(
+        "/v1/webhooks",
+        json={"url": f"http://127.0.0.1:{closed_port}/hook", "events": ["order.*"]},
+    )
+    api.post("/v1/events", json={"type": "order.paid", "payload": {"n": 1}})
+    emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 10})
+    [delivery] = api.get("/v1/deliveries").json()["data"]
+
+    page.goto(f"{emulator.url}/webhooks/deliveries/{delivery['id']}")
+    attempt = page.get_by_test_id("attempt-1")
+    expect(attempt.get_by_test_id("cause")).to_contain_text(
+        f"Connection refused by 127.0.0.1:{closed_port}"
+    )
+    expect(attempt).to_contain_text("of 10 s allowed")
+
+    attempt.get_by_test_id("curl").locator("summary").click()
+    target = f"{emulator.url}/_sink/by-hand"
+    attempt.locator("input.curl-url").fill(target)
+    command = attempt.get_by_test_id("curl-command")
+    expect(command).to_contain_text(target)
+    attempt.get_by_role("button", name="Copy as curl").click()
+    copied = _clipboard(page)
+    assert copied.splitlines()[-1].strip() == target
+    subprocess.run(["bash", "-c", copied], check=True, capture_output=True, timeout=30)
+    [got] = emulator.control("GET", "/sinks/by-hand").json()["data"]
+    assert got["headers"]["harbor-delivery-id"] == delivery["id"]
