@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from ..api import deliveries as deliveries_api
 from ..api.deliveries import STATUSES
+from ..clock import parse_timestamp
 from ..domain import pagination
 from ..errors import HarborError
 from ..signing import SIGNATURE_HEADER
@@ -25,17 +26,41 @@ from .web import PAGE_SIZE, dashboard, link, operator, page, partial, redirect, 
 ATTEMPTS_SHOWN = 100
 
 
+FILTERS = ("status", "event_type", "endpoint_id", "event_id", "from", "to")
+
+
 def _filters(request: Request) -> dict[str, str | None]:
+    """The list's filters as given (blank: not filtered); validated by `_query`."""
     query = request.query_params
-    status = query.get("status") or None
+    return {name: (query.get(name) or "").strip() or None for name in FILTERS}
+
+
+def _query(filters: dict[str, str | None]) -> dict[str, Any]:
+    """The filters as store arguments. Times are emulator time, RFC 3339 (no offset: UTC),
+    `from` inclusive and `to` exclusive."""
+    status = filters["status"]
     if status is not None and status not in STATUSES:
         raise HarborError(
             "invalid_parameter", f"status must be one of {', '.join(STATUSES)}.", param="status"
         )
+    event_type = filters["event_type"]
+    if event_type is not None and (len(event_type) > 200 or any(c.isspace() for c in event_type)):
+        raise HarborError(
+            "invalid_parameter",
+            "event_type is a type or a pattern such as order.* (no spaces).",
+            param="event_type",
+        )
+    created_from = None if filters["from"] is None else parse_timestamp(filters["from"], "from")
+    created_before = None if filters["to"] is None else parse_timestamp(filters["to"], "to")
+    if created_from is not None and created_before is not None and created_before <= created_from:
+        raise HarborError("invalid_parameter", "'to' must be later than 'from'.", param="to")
     return {
         "status": status,
-        "event_id": query.get("event_id") or None,
-        "endpoint_id": query.get("endpoint_id") or None,
+        "event_type": event_type,
+        "event_id": filters["event_id"],
+        "endpoint_id": filters["endpoint_id"],
+        "created_from_ms": created_from,
+        "created_before_ms": created_before,
     }
 
 
@@ -44,8 +69,23 @@ async def list_deliveries(request: Request) -> Response:
     state = request.app.state
     workspace_id, livemode = selection(request)
     filters = _filters(request)
+    try:
+        query = _query(filters)
+    except HarborError as exc:
+        if partial(request):
+            raise
+        return await page(
+            request,
+            "deliveries.html",
+            exc.status,
+            deliveries=[],
+            next_cursor=None,
+            filters=filters,
+            statuses=STATUSES,
+            error=exc,
+        )
     key = pagination.list_key(
-        "dashboard-deliveries", workspace_id=workspace_id, livemode=livemode, **filters
+        "dashboard-deliveries", workspace_id=workspace_id, livemode=livemode, **query
     )
     rows = await deliveries.list_page(
         state.db,
@@ -53,7 +93,7 @@ async def list_deliveries(request: Request) -> Response:
         livemode=livemode,
         after=pagination.after_keyset(state.cursors, key, request.query_params),
         limit=PAGE_SIZE + 1,
-        **filters,
+        **query,
     )
     listed = pagination.page(
         rows,
@@ -68,6 +108,7 @@ async def list_deliveries(request: Request) -> Response:
         "next_cursor": listed["next_cursor"],
         "filters": filters,
         "statuses": STATUSES,
+        "error": None,
     }
     # Only the first page refreshes itself: an older page stays as it was read.
     if request.query_params.get("cursor") is None:

@@ -15,7 +15,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..store import deliveries, endpoints
-from . import delivery_pages, emulator_pages, endpoint_pages, event_pages, settings_pages
+from . import (
+    delivery_pages,
+    emulator_pages,
+    endpoint_pages,
+    event_pages,
+    search_pages,
+    settings_pages,
+)
 from .web import (
     COOKIE_NAME,
     STATIC_DIR,
@@ -111,6 +118,7 @@ routes: list[BaseRoute] = [
     *endpoint_pages.routes,
     *event_pages.routes,
     *emulator_pages.routes,
+    *search_pages.routes,
     # The stylesheet and htmx carry nothing secret: served without the login.
     Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
 ]

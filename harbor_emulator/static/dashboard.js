@@ -63,3 +63,14 @@ window.harborHold = function (region) {
   var active = document.activeElement;
   return !!active && region.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
 };
+
+/* "/" focuses the search box from anywhere but a field, as on GitHub. */
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  var active = document.activeElement;
+  if (active && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return;
+  var box = document.getElementById("search");
+  if (!box) return;
+  event.preventDefault();
+  box.focus();
+});

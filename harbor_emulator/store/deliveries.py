@@ -243,9 +243,13 @@ async def list_page(
     endpoint_id: str | None,
     after: Keyset | None,
     limit: int,
+    event_type: str | None = None,
+    created_from_ms: int | None = None,
+    created_before_ms: int | None = None,
 ) -> list[Delivery]:
     """Newest first. `workspace_id=None` covers every workspace (the dashboard),
-    `livemode=None` both modes (the control API's listing)."""
+    `livemode=None` both modes (the control API's listing). `event_type` is an exact type
+    or a `prefix.*` pattern; the created range is [from, before)."""
     sql = "SELECT * FROM deliveries WHERE 1 = 1"
     params: list[object] = []
     for column, value in (
@@ -258,12 +262,31 @@ async def list_page(
         if value is not None:
             sql += f" AND {column} = ?"
             params.append(value)
+    if event_type is not None and event_type != "*":
+        if event_type.endswith(".*"):
+            # substr, not LIKE: a type may hold % or _, which LIKE would read as wildcards.
+            sql += " AND substr(event_type, 1, ?) = ?"
+            params.extend((len(event_type) - 1, event_type[:-1]))
+        else:
+            sql += " AND event_type = ?"
+            params.append(event_type)
+    if created_from_ms is not None:
+        sql += " AND created_ms >= ?"
+        params.append(created_from_ms)
+    if created_before_ms is not None:
+        sql += " AND created_ms < ?"
+        params.append(created_before_ms)
     if after is not None:
         sql += " AND (created_ms, id) < (?, ?)"
         params.extend(after)
     sql += " ORDER BY created_ms DESC, id DESC LIMIT ?"
     params.append(limit)
     return [_delivery(row) for row in await db.fetch_all(sql, params)]
+
+
+async def get_attempt(db: Database, attempt_id: str) -> Attempt | None:
+    row = await db.fetch_one("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+    return None if row is None else _attempt(row)
 
 
 async def attempts_page(

@@ -98,3 +98,28 @@ def test_refused_attempt_cause_and_copy_as_curl_to_another_url(
     subprocess.run(["bash", "-c", copied], check=True, capture_output=True, timeout=30)
     [got] = emulator.control("GET", "/sinks/by-hand").json()["data"]
     assert got["headers"]["harbor-delivery-id"] == delivery["id"]
+
+
+def test_search_and_filter_with_the_keyboard(
+    page: Any, emulator: Emulator, api: httpx.Client
+) -> None:
+    expect = _expect()
+    api.post("/v1/webhooks", json={"url": f"{emulator.url}/_sink/k", "events": ["*"]})
+    api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+    api.post("/v1/events", json={"type": "invoice.sent", "payload": {}})
+    emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 10})
+    wanted = api.get("/v1/deliveries").json()["data"][-1]
+
+    page.goto(f"{emulator.url}/events")
+    page.keyboard.press("/")
+    expect(page.get_by_test_id("search")).to_be_focused()
+    page.keyboard.type(wanted["id"])
+    page.keyboard.press("Enter")
+    expect(page.locator("h1 code")).to_have_text(wanted["id"])
+
+    page.goto(f"{emulator.url}/webhooks/deliveries")
+    page.get_by_label("Event type").fill("invoice.*")
+    page.get_by_label("Event type").press("Enter")
+    rows = page.locator("tr[data-delivery]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("invoice.sent")
