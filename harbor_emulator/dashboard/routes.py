@@ -22,6 +22,7 @@ from . import (
     event_pages,
     search_pages,
     settings_pages,
+    verify_pages,
 )
 from .web import (
     COOKIE_NAME,
@@ -116,6 +117,7 @@ routes: list[BaseRoute] = [
     # Before /webhooks/{id}, which would otherwise take "deliveries" for an id.
     *delivery_pages.routes,
     *endpoint_pages.routes,
+    *verify_pages.routes,
     *event_pages.routes,
     *emulator_pages.routes,
     *search_pages.routes,

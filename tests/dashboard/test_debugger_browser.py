@@ -123,3 +123,19 @@ def test_search_and_filter_with_the_keyboard(
     rows = page.locator("tr[data-delivery]")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("invoice.sent")
+
+
+def test_verify_a_picked_attempt(page: Any, emulator: Emulator, api: httpx.Client) -> None:
+    expect = _expect()
+    webhook = api.post(
+        "/v1/webhooks", json={"url": f"{emulator.url}/_sink/v", "events": ["order.*"]}
+    ).json()
+    api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+    emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 10})
+    [key] = api.get(f"/v1/webhooks/{webhook['id']}/signing-keys").json()["data"]
+
+    page.goto(f"{emulator.url}/webhooks/{webhook['id']}")
+    page.get_by_test_id("verify-attempt").select_option(index=1)
+    page.get_by_test_id("verify").click()
+    expect(page.get_by_test_id("verdict")).to_have_text(f"Verified by key {key['id']}.")
+    expect(page.get_by_test_id("signed-string")).to_contain_text('.{"id":"dlv_')
