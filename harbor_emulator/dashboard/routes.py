@@ -20,6 +20,7 @@ from . import (
     emulator_pages,
     endpoint_pages,
     event_pages,
+    live,
     search_pages,
     settings_pages,
     verify_pages,
@@ -121,6 +122,7 @@ routes: list[BaseRoute] = [
     *event_pages.routes,
     *emulator_pages.routes,
     *search_pages.routes,
+    *live.routes,
     # The stylesheet and htmx carry nothing secret: served without the login.
     Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
 ]

@@ -74,3 +74,56 @@ document.addEventListener("keydown", function (event) {
   event.preventDefault();
   box.focus();
 });
+
+/* Live updates: server-sent events from /live say that a delivery or attempt was added;
+   the polled regions then fetch their fragment at once. Without EventSource, or while the
+   stream is down, the regions poll every 2 s as before. Nothing is swapped while the user
+   works in a region (harborHold). Rows and attempts that arrive after the page loaded
+   carry a "new" marker until the page is reloaded. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var state = document.getElementById("live-state");
+  window.harborLive = false;
+  window.harborPush = function (region) { return !window.harborHold(region); };
+  window.harborPoll = function (region) { return !window.harborLive && !window.harborHold(region); };
+
+  function setState(text) { if (state) state.textContent = text; }
+
+  var seen = new Set();
+  var fresh = new Set();
+  function liveKeys() { return document.querySelectorAll("[data-live-key]"); }
+  liveKeys().forEach(function (el) { seen.add(el.getAttribute("data-live-key")); });
+
+  function mark() {
+    liveKeys().forEach(function (el) {
+      var key = el.getAttribute("data-live-key");
+      if (!seen.has(key)) { seen.add(key); fresh.add(key); }
+      if (fresh.has(key) && !el.classList.contains("is-new")) {
+        el.classList.add("is-new");
+        var badge = document.createElement("span");
+        badge.className = "new-marker";
+        badge.setAttribute("data-testid", "new-marker");
+        badge.textContent = "new";
+        var holder = el.querySelector("td, header") || el;
+        holder.insertBefore(badge, holder.firstChild);
+      }
+    });
+  }
+  document.addEventListener("htmx:afterSettle", mark);
+
+  if (!body.hasAttribute("data-live-marker")) return;
+  if (!document.querySelector("[hx-trigger*='harbor-change']")) return;  // nothing to refresh
+  if (!window.EventSource) { setState("polling"); return; }
+  setState("polling");
+  var source = new EventSource("/live?since=" + encodeURIComponent(body.getAttribute("data-live-marker")));
+  source.addEventListener("open", function () { window.harborLive = true; setState("live"); });
+  source.addEventListener("change", function () {
+    body.dispatchEvent(new CustomEvent("harbor-change"));
+  });
+  source.addEventListener("error", function () {
+    // A stream ends every few seconds and reconnects by itself; if it can't, poll.
+    window.harborLive = false;
+    setState(source.readyState === EventSource.CLOSED ? "polling" : "reconnecting");
+  });
+})();

@@ -284,6 +284,17 @@ async def list_page(
     return [_delivery(row) for row in await db.fetch_all(sql, params)]
 
 
+async def change_marker(db: Database) -> tuple[int, int]:
+    """(newest delivery rowid, newest attempt rowid): grows whenever a delivery or an
+    attempt is added, read from the end of two B-trees, so a dashboard can poll it often."""
+    row = await db.fetch_one(
+        "SELECT (SELECT coalesce(max(rowid), 0) FROM deliveries) AS d, "
+        "(SELECT coalesce(max(rowid), 0) FROM attempts) AS a"
+    )
+    assert row is not None
+    return int(row["d"]), int(row["a"])
+
+
 async def get_attempt(db: Database, attempt_id: str) -> Attempt | None:
     row = await db.fetch_one("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
     return None if row is None else _attempt(row)

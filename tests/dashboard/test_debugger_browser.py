@@ -139,3 +139,49 @@ def test_verify_a_picked_attempt(page: Any, emulator: Emulator, api: httpx.Clien
     page.get_by_test_id("verify").click()
     expect(page.get_by_test_id("verdict")).to_have_text(f"Verified by key {key['id']}.")
     expect(page.get_by_test_id("signed-string")).to_contain_text('.{"id":"dlv_')
+
+
+def test_a_new_delivery_arrives_by_sse_with_a_new_marker(
+    page: Any, emulator: Emulator, api: httpx.Client
+) -> None:
+    expect = _expect()
+    api.post("/v1/webhooks", json={"url": f"{emulator.url}/_sink/live", "events": ["*"]})
+    api.post("/v1/events", json={"type": "order.old", "payload": {}})
+    page.goto(f"{emulator.url}/webhooks/deliveries")
+    expect(page.get_by_test_id("live-state")).to_have_text("live")
+    old = page.locator("tr[data-delivery]", has_text="order.old")
+    expect(old).to_have_count(1)
+
+    api.post("/v1/events", json={"type": "order.new", "payload": {}})
+    new = page.locator("tr[data-delivery]", has_text="order.new")
+    expect(new.get_by_test_id("new-marker")).to_have_text("new")
+    expect(new.get_by_test_id("status")).to_have_text("succeeded")
+    expect(old.get_by_test_id("new-marker")).to_have_count(0)
+
+
+def test_without_event_source_the_page_polls(
+    page: Any, emulator: Emulator, api: httpx.Client
+) -> None:
+    expect = _expect()
+    page.add_init_script("delete window.EventSource;")
+    api.post("/v1/webhooks", json={"url": f"{emulator.url}/_sink/poll", "events": ["*"]})
+    page.goto(f"{emulator.url}/webhooks/deliveries")
+    expect(page.get_by_test_id("live-state")).to_have_text("polling")
+    api.post("/v1/events", json={"type": "order.polled", "payload": {}})
+    row = page.locator("tr[data-delivery]", has_text="order.polled")
+    expect(row.get_by_test_id("new-marker")).to_have_text("new")
+
+
+def test_a_new_attempt_appears_on_the_delivery_page(
+    page: Any, emulator: Emulator, api: httpx.Client
+) -> None:
+    expect = _expect()
+    api.post("/v1/webhooks", json={"url": f"{emulator.url}/_sink/att", "events": ["*"]})
+    api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+    emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 10})
+    [delivery] = api.get("/v1/deliveries").json()["data"]
+    page.goto(f"{emulator.url}/webhooks/deliveries/{delivery['id']}")
+    expect(page.get_by_test_id("live-state")).to_have_text("live")
+    api.post(f"/v1/deliveries/{delivery['id']}/replay")
+    expect(page.get_by_test_id("attempt-2").get_by_test_id("new-marker")).to_have_text("new")
+    expect(page.get_by_test_id("attempt-1").get_by_test_id("new-marker")).to_have_count(0)
