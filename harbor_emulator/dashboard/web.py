@@ -111,17 +111,9 @@ def marker_id(marker: tuple[int, int]) -> str:
 
 async def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     """A whole page: `render` plus the workspaces its header offers."""
-    db = request.app.state.db
-    rows = await workspaces.list_all(db)
-    marker = await deliveries.change_marker(db)
-    return render(
-        request,
-        template,
-        status_code,
-        workspaces=rows,
-        live_marker=marker_id(marker),
-        **context,
-    )
+    rows = await workspaces.list_all(request.app.state.db)
+    marker = getattr(request.state, "live_marker", None)
+    return render(request, template, status_code, workspaces=rows, live_marker=marker, **context)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
@@ -245,6 +237,11 @@ def dashboard(handler: Handler) -> Handler:
             response = render(request, "login.html", 401, next=request.url.path, error=None)
             response.headers["HX-Redirect"] = "/login"
             return response
+        if request.method == "GET" and not partial(request):
+            # Read before the page's own reads: a change landing while it renders then
+            # differs from this marker, and the live stream reports it at once.
+            marker = await deliveries.change_marker(request.app.state.db)
+            request.state.live_marker = marker_id(marker)
         try:
             return await handler(request)
         except HarborError as exc:

@@ -127,3 +127,21 @@ document.addEventListener("keydown", function (event) {
     setState(source.readyState === EventSource.CLOSED ? "polling" : "reconnecting");
   });
 })();
+
+/* A table or box that scrolls sideways (on a narrow screen) must be reachable by keyboard
+   to be scrolled without a mouse (WCAG 2.1.1): it takes the focus. */
+(function () {
+  "use strict";
+  function focusable() {
+    document.querySelectorAll("table, .scroll").forEach(function (el) {
+      if (el.scrollWidth > el.clientWidth + 1) {
+        if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
+      } else if (el.getAttribute("tabindex") === "0") {
+        el.removeAttribute("tabindex");
+      }
+    });
+  }
+  focusable();
+  window.addEventListener("resize", focusable);
+  document.addEventListener("htmx:afterSettle", focusable);
+})();

@@ -169,7 +169,7 @@ def test_response_headers_and_timeout_of_a_success(
 
 def _curl_of(page: str) -> str:
     found = re.search(
-        r'<pre id="curl-att_[^"]+" data-testid="curl-command">(.*?)</pre>',
+        r'<pre tabindex="0" id="curl-att_[^"]+" data-testid="curl-command">(.*?)</pre>',
         page,
         re.S,
     )

@@ -58,7 +58,7 @@ def _verdict(page: httpx.Response) -> str:
 
 
 def _signed_string(page: httpx.Response) -> str:
-    found = re.search(r'<pre data-testid="signed-string">(.*?)</pre>', page.text, re.S)
+    found = re.search(r'<pre tabindex="0" data-testid="signed-string">(.*?)</pre>', page.text, re.S)
     assert found
     return html.unescape(found[1])
 
@@ -181,7 +181,9 @@ def test_the_python_snippet_verifies_a_real_delivery(
     snippets = {
         name: html.unescape(code)
         for name, code in re.findall(
-            r'<pre id="snippet-(\w+)" data-testid="snippet-\w+">(.*?)</pre>', page, re.S
+            r'<pre tabindex="0" id="snippet-(\w+)" data-testid="snippet-\w+">(.*?)</pre>',
+            page,
+            re.S,
         )
     }
     # Shown exactly as written (the TypeScript's generics survive HTML escaping).
