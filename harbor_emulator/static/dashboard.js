@@ -112,10 +112,10 @@ document.addEventListener("keydown", function (event) {
   }
   document.addEventListener("htmx:afterSettle", mark);
 
-  if (!body.hasAttribute("data-live-marker")) return;
   if (!document.querySelector("[hx-trigger*='harbor-change']")) return;  // nothing to refresh
-  if (!window.EventSource) { setState("polling"); return; }
   setState("polling");
+  // A page rendered by a form post carries no marker: it polls.
+  if (!body.hasAttribute("data-live-marker") || !window.EventSource) return;
   var source = new EventSource("/live?since=" + encodeURIComponent(body.getAttribute("data-live-marker")));
   source.addEventListener("open", function () { window.harborLive = true; setState("live"); });
   source.addEventListener("change", function () {
