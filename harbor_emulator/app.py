@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from email.utils import formatdate
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,17 +25,20 @@ from .api import openapi as openapi_api
 from .api import replays as replays_api
 from .api import subscriptions as subscriptions_api
 from .api import webhooks as webhooks_api
+from .api.common import parse_json_object, read_body
 from .clock import Clock, format_ms
 from .config import Config
 from .control import (
     clock_routes,
     delivery_routes,
+    determinism,
     faults,
     fixture_routes,
     fixtures,
     listings,
     settings,
     sinks,
+    snapshots,
 )
 from .control.auth import control
 from .dashboard import routes as dashboard_routes
@@ -43,19 +46,16 @@ from .delivery.scheduler import Scheduler
 from .delivery.sender import Sender
 from .domain.auth import KeyRegistry
 from .domain.idempotency import IdempotencyGuard
-from .domain.pagination import CursorCodec
 from .domain.ratelimit import RateLimiter
 from .errors import HarborError
 from .gate import StateGate, StateGateMiddleware
 from .ids import IdFactory
 from .logs import AccessLogMiddleware
+from .randomness import Randomness
 from .security import LocalSecurityMiddleware
-from .store import meta
 from .store.db import Database, Tx
 
 log = logging.getLogger("harbor_emulator")
-
-CURSOR_SECRET_KEY = "cursor_secret"
 
 
 class RequestIdMiddleware:
@@ -72,16 +72,23 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
-        request_id = state.ids.new("req", state.clock.now_ms())
+        now_ms = state.clock.now_ms()
+        # The emulator's own deliveries to its sinks number their requests apart, so they
+        # never shift the request ids a seeded run's caller sees.
+        channel = "sink" if scope["path"].startswith("/_sink/") else ""
+        request_id = state.ids.new("req", now_ms, channel)
         scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"harbor-request-id", request_id.encode())
+        # Date is set here, not by uvicorn: in seeded mode it is emulator time, so responses
+        # repeat byte for byte.
+        date = formatdate(now_ms / 1000 if state.random.seeded else None, usegmt=True)
+        extra_headers = [(b"harbor-request-id", request_id.encode()), (b"date", date.encode())]
         started = False
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
         try:
@@ -147,12 +154,14 @@ async def health(request: Request) -> Response:
 @control
 async def reset(request: Request) -> Response:
     state = request.app.state
-    await reset_state(state)
+    seed = determinism.parse_reset(parse_json_object(await read_body(request)))
+    await reset_state(state, seed)
     return JSONResponse({"object": "reset", "now": format_ms(state.clock.now_ms())})
 
 
-async def reset_state(state: Any) -> None:
-    """Empty state, clock back on host time and running, start fixtures loaded again.
+async def reset_state(state: Any, seed: int | None = None) -> None:
+    """Empty state, clock back on host time and running (seeded: frozen at the start time,
+    generators from the seed again; `seed` enters seeded mode), start fixtures loaded again.
 
     Runs under the state gate (no request writes meanwhile) with the scheduler paused, so
     no attempt of the old state reaches a receiver once the reset has begun.
@@ -163,8 +172,13 @@ async def reset_state(state: Any) -> None:
 
     async with state.scheduler.paused():
         await state.db.write(work)
-        state.clock.reset()
+        if seed is not None or state.random.seeded:
+            state.random.reseed(seed if seed is not None else state.random.seed)
+            state.ids.reset()
+        determinism.start_clock(state)
+        determinism.apply_mode(state)
         await clock_routes.persist_clock(state)
+    state.cursors = await determinism.cursor_codec(state)
     state.limiter.reset()
     state.idempotency.reset()
     for hook in state.reset_hooks:
@@ -188,7 +202,10 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
             stored_clock = await clock_routes.load_clock_state(db)
             if stored_clock is not None:
                 state.clock.restore(stored_clock)
-            state.cursors = CursorCodec(await _cursor_secret(db))
+            else:
+                determinism.start_clock(state)
+            state.cursors = await determinism.cursor_codec(state)
+            await determinism.observe_stored_ids(state)
             state.keys = KeyRegistry(strict=config.strict)
             await state.keys.reload(db)
             state.limiter = RateLimiter(config.rate_limit)
@@ -204,11 +221,14 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
                 Sender(
                     concurrency=config.delivery_concurrency,
                     timeout_seconds=config.delivery_timeout_seconds,
+                    timestamp=lambda: _attempt_time(app, time.time),
+                    timer=lambda: _attempt_time(app, time.perf_counter),
                 ),
                 concurrency=config.delivery_concurrency,
                 take_fault=state.faults.take_delivery_fault,
             )
             state.time_travel = state.scheduler.advance_to
+            determinism.apply_mode(state)
             # An invalid file fails the startup; `harbor-emulator start` reports it in one line.
             await fixtures.load_files(state, config.fixtures)
             state.scheduler.start()
@@ -237,6 +257,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         *listings.routes,
         *sinks.routes,
         *faults.routes,
+        *snapshots.routes,
         *openapi_api.routes,
         *dashboard_routes.routes,
     ]
@@ -256,21 +277,14 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
     )
     # The middleware needs ids and the clock before the lifespan has run (e.g. to stamp
     # an error); these two are cheap and stateless enough to exist from construction.
-    app.state.ids = IdFactory()
+    app.state.random = Randomness(config.seed)
+    app.state.ids = IdFactory(app.state.random)
     app.state.clock = the_clock
     app.state.gate = StateGate()
     return app
 
 
-async def _cursor_secret(db: Database) -> bytes:
-    """A per-database secret, so cursors stay valid across restarts with --db."""
-    stored = await meta.get(db, CURSOR_SECRET_KEY)
-    if stored is not None:
-        return bytes.fromhex(stored)
-    secret = secrets.token_bytes(32)
-
-    async def work(tx: Tx) -> None:
-        await meta.put(tx, CURSOR_SECRET_KEY, secret.hex())
-
-    await db.write(work)
-    return secret
+def _attempt_time(app: Starlette, host: Callable[[], float]) -> float:
+    """Seconds for Harbor-Timestamp and attempt durations: emulator time in seeded mode."""
+    state = app.state
+    return state.clock.now_ms() / 1000 if state.random.seeded else host()

@@ -133,6 +133,22 @@ def main() -> None:
     help="Delivery attempts in flight at once.",
 )
 @click.option(
+    "--seed",
+    type=click.IntRange(-(2**63), 2**63 - 1),
+    default=None,
+    envvar="HARBOR_EMULATOR_SEED",
+    help="Deterministic run: ids, secrets and fault draws from this seed, the clock frozen at "
+    "--start-time, Harbor-Timestamp in emulator time; same requests, same bytes.",
+)
+@click.option(
+    "--start-time",
+    default=None,
+    metavar="RFC3339",
+    envvar="HARBOR_EMULATOR_START_TIME",
+    callback=lambda _ctx, _param, value: _start_time(value),
+    help="Start with the clock frozen at this instant (with --seed: default 2026-01-01T00:00:00Z).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS),
     default="info",
@@ -160,6 +176,8 @@ def start(
     max_endpoints: int,
     delivery_timeout: float,
     delivery_concurrency: int,
+    seed: int | None,
+    start_time: str | None,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -180,6 +198,8 @@ def start(
         max_endpoints=max_endpoints,
         delivery_timeout_seconds=delivery_timeout,
         delivery_concurrency=delivery_concurrency,
+        seed=seed,
+        start_time=start_time,
     )
     if not config.control_token and not _is_loopback(host):
         click.echo(
@@ -215,6 +235,8 @@ def serve(config: Config) -> int:
             log_config=None,
             log_level=config.log_level,
             access_log=False,
+            # The app sets Date itself (emulator time in seeded mode).
+            date_header=False,
             # Deliveries to our own /_sink arrive over loopback; keep connections cheap.
             timeout_keep_alive=30,
         )
@@ -345,6 +367,21 @@ class _AnnouncingServer(uvicorn.Server):
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"harbor-emulator {__version__} listening on http://{shown}:{port}")
         sys.stdout.flush()
+
+
+def _start_time(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from .clock import parse_timestamp
+    from .errors import HarborError
+
+    try:
+        parse_timestamp(value, "start_time")
+    except HarborError:
+        raise click.BadParameter(
+            f"{value!r} is not an RFC 3339 time such as 2026-01-01T00:00:00Z"
+        ) from None
+    return value
 
 
 def _host_names(values: tuple[str, ...]) -> tuple[str, ...]:

@@ -170,7 +170,8 @@ def _show_clock(body: dict[str, Any], as_json: bool, did: str = "") -> None:
         return
     reading = ClockReading.from_json(body)
     state = "frozen" if reading.frozen else "running"
-    line = f"{rfc3339(reading.now)}  {state}  offset {reading.offset_seconds:+g}s"
+    # `+ 0.0` turns a -0.0 (the clock a hair behind host time, just after a reset) into 0.
+    line = f"{rfc3339(reading.now)}  {state}  offset {round(reading.offset_seconds, 2) + 0.0:+g}s"
     click.echo(f"{line}  ({did})" if did else line)
 
 
@@ -234,9 +235,15 @@ def clock_unfreeze(emulator: Emulator, as_json: bool) -> None:
 @click.command(cls=RemoteCommand)
 @json_option
 @pass_emulator
-def reset(emulator: Emulator, as_json: bool) -> None:
+@click.option(
+    "--seed",
+    type=click.IntRange(-(2**63), 2**63 - 1),
+    default=None,
+    help="Enter seeded mode with this seed (same requests, same bytes).",
+)
+def reset(emulator: Emulator, seed: int | None, as_json: bool) -> None:
     """Empty all state (sinks and faults too) and reload the start fixtures."""
-    body = emulator.reset()
+    body = emulator.reset(seed)
     if as_json:
         print_json(body)
     else:
@@ -539,4 +546,78 @@ def faults_clear(emulator: Emulator, fault_id: str | None, as_json: bool) -> Non
         click.echo("removed every fault" if fault_id is None else f"removed {fault_id}")
 
 
-COMMANDS: tuple[click.Command, ...] = (clock, reset, drain, fixtures, sinks, faults, health)
+# -- snapshots ----------------------------------------------------------------------------
+
+
+@click.group(cls=RemoteGroup)
+def snapshot() -> None:
+    """Save the whole state under a name and put it back (clock, sinks, faults included)."""
+
+
+@snapshot.command("save")
+@click.argument("name")
+@json_option
+@pass_emulator
+def snapshot_save(emulator: Emulator, name: str, as_json: bool) -> None:
+    """Save the whole state as NAME (replacing a snapshot of that name)."""
+    body = emulator.snapshots.save(name)
+    if as_json:
+        print_json(body)
+    else:
+        click.echo(f"saved {body['name']} ({body['size_bytes']} bytes) at {body['created_at']}")
+
+
+@snapshot.command("restore")
+@click.argument("name")
+@json_option
+@pass_emulator
+def snapshot_restore(emulator: Emulator, name: str, as_json: bool) -> None:
+    """Put the state saved as NAME back."""
+    body = emulator.snapshots.restore(name)
+    if as_json:
+        print_json(body)
+    else:
+        click.echo(f"restored {body['name']} (saved at {body['created_at']})")
+
+
+@snapshot.command("list")
+@json_option
+@pass_emulator
+def snapshot_list(emulator: Emulator, as_json: bool) -> None:
+    """Saved snapshots."""
+    data = emulator.snapshots.list()
+    if as_json:
+        print_json({"object": "list", "data": data, "has_more": False, "next_cursor": None})
+        return
+    if not data:
+        click.echo("no snapshots")
+        return
+    table(
+        ("NAME", "CREATED", "SIZE"),
+        ((s["name"], s["created_at"], s["size_bytes"]) for s in data),
+    )
+
+
+@snapshot.command("delete")
+@click.argument("name")
+@json_option
+@pass_emulator
+def snapshot_delete(emulator: Emulator, name: str, as_json: bool) -> None:
+    """Delete snapshot NAME."""
+    emulator.snapshots.delete(name)
+    if as_json:
+        print_json({"object": "snapshot", "name": name, "deleted": True})
+    else:
+        click.echo(f"deleted {name}")
+
+
+COMMANDS: tuple[click.Command, ...] = (
+    clock,
+    reset,
+    drain,
+    fixtures,
+    sinks,
+    faults,
+    health,
+    snapshot,
+)

@@ -116,6 +116,7 @@ class Emulator:
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self.clock = ClockControl(self)
         self.faults = FaultControl(self)
+        self.snapshots = SnapshotControl(self)
 
     # -- plumbing ------------------------------------------------------------------
     def close(self) -> None:
@@ -185,8 +186,9 @@ class Emulator:
                 time.sleep(min(delay, remaining))
                 delay = min(delay * 2, 0.25)
 
-    def reset(self) -> dict[str, Any]:
-        return self.control("POST", "/reset")
+    def reset(self, seed: int | None = None) -> dict[str, Any]:
+        """Empty state; `seed` enters seeded mode (same requests, same bytes)."""
+        return self.control("POST", "/reset", json=None if seed is None else {"seed": seed})
 
     def load_fixtures(
         self,
@@ -367,6 +369,27 @@ class FaultControl:
 
     def remove(self, fault_id: str) -> None:
         self._emulator.control("DELETE", f"/faults/{quote(fault_id, safe='')}")
+
+
+class SnapshotControl:
+    """Named snapshots of the whole state, through /_control/snapshots."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+
+    def save(self, name: str) -> dict[str, Any]:
+        """Save the whole state (clock, sinks, faults included) as `name`, replacing any."""
+        return self._emulator.control("POST", "/snapshots", json={"name": name})
+
+    def restore(self, name: str) -> dict[str, Any]:
+        """Put snapshot `name` back exactly; attempts in flight are abandoned."""
+        return self._emulator.control("POST", f"/snapshots/{_segment(name)}/restore")
+
+    def list(self) -> list[dict[str, Any]]:
+        return list(self._emulator.control("GET", "/snapshots")["data"])
+
+    def delete(self, name: str) -> None:
+        self._emulator.control("DELETE", f"/snapshots/{_segment(name)}")
 
 
 def _segment(text: str) -> str:

@@ -35,3 +35,8 @@ class Config:
     delivery_concurrency: int = 32
     # Time allowed for a live-mode URL's DNS lookup before it counts as not resolving.
     resolve_timeout_seconds: float = 2.0
+    # Seeded mode (contract: Determinism): every id, secret and fault draw from this seed,
+    # the clock frozen at `start_time` (default 2026-01-01T00:00:00Z) until told to move.
+    seed: int | None = None
+    # RFC 3339; the clock starts frozen here (also without a seed). None: host time, running.
+    start_time: str | None = None

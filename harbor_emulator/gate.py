@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,8 +33,12 @@ EXCLUSIVE_REQUESTS = frozenset(
         ("POST", "/_control/clock/unfreeze"),
         ("POST", "/clock/advance"),
         ("POST", "/clock/freeze"),
+        # A snapshot is a consistent copy of the database and of what lives in memory.
+        ("POST", "/_control/snapshots"),
     }
 )
+# Whole-state operations whose path carries a name: `POST /_control/snapshots/{name}/restore`.
+EXCLUSIVE_PATTERNS = (("POST", re.compile(r"/_control/snapshots/[^/]+/restore")),)
 UNGATED_PREFIXES = ("/_sink/", "/_control/deliveries/drain", "/static/")
 
 
@@ -79,6 +84,8 @@ def gate_kind(method: str, path: str) -> str | None:
     if method in READ_METHODS:
         return None
     if (method, path) in EXCLUSIVE_REQUESTS:
+        return "exclusive"
+    if any(method == m and pattern.fullmatch(path) for m, pattern in EXCLUSIVE_PATTERNS):
         return "exclusive"
     if path.startswith(UNGATED_PREFIXES):
         return None

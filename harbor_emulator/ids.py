@@ -2,37 +2,71 @@
 
 from __future__ import annotations
 
-import random
 import threading
+from typing import Any
+
+from .randomness import Randomness
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_VALUES = {char: index for index, char in enumerate(_ALPHABET)}
 _RANDOM_BITS = 80
 
 
 class IdFactory:
     """Makes ULID-shaped ids from the emulator clock's milliseconds.
 
-    Ids made by one factory strictly increase, even within one millisecond or while the
-    clock is frozen, so ordering by id is ordering by creation.
+    Ids of one prefix made by one factory strictly increase, even within one millisecond or
+    while the clock is frozen, so ordering by id is ordering by creation. The random part
+    comes from the injected `Randomness`: one stream per prefix, so with a seed the ids of
+    events do not depend on how many requests (each with a `req_` id) came in between.
     """
 
-    def __init__(self) -> None:
-        self._last = 0
+    def __init__(self, randomness: Randomness | None = None) -> None:
+        # A private generator unless one is injected: the emulator may run in a thread of
+        # the user's own test process (pytest plugin), where drawing from the global
+        # `random` module would change the user's seeded sequence.
+        self.random = randomness or Randomness()
+        self._last: dict[str, int] = {}
         self._lock = threading.Lock()
-        # A private generator: the emulator may run in a thread of the user's own test
-        # process (pytest plugin), where drawing from the global `random` module would
-        # change the user's seeded sequence and trip Hypothesis's determinism checks.
-        self._random = random.Random()
 
-    def new(self, prefix: str, now_ms: int) -> str:
-        # Ids only need to be unique and sortable, not unguessable (secrets come from the
-        # secrets module): the Mersenne Twister spares a getrandom syscall per id.
-        candidate = (now_ms << _RANDOM_BITS) | self._random.getrandbits(_RANDOM_BITS)
+    def new(self, prefix: str, now_ms: int, channel: str = "") -> str:
+        """A new id. `channel` names a separate sequence of the same prefix (the emulator's
+        own requests to its sinks), so it cannot shift the ids callers see."""
+        stream_name = f"id/{prefix}/{channel}" if channel else f"id/{prefix}"
+        # Ids only need to be unique and sortable, not unguessable (secrets come from
+        # `Randomness.token_bytes`): the Mersenne Twister spares a syscall per id.
+        candidate = (now_ms << _RANDOM_BITS) | self.random.stream(stream_name).getrandbits(
+            _RANDOM_BITS
+        )
         with self._lock:
-            if candidate <= self._last:
-                candidate = self._last + 1
-            self._last = candidate
+            last = self._last.get(stream_name, 0)
+            if candidate <= last:
+                candidate = last + 1
+            self._last[stream_name] = candidate
         return f"{prefix}_{_encode(candidate)}"
+
+    def observe(self, object_id: str) -> None:
+        """Never make an id at or below `object_id` again (ids already stored, e.g. in a
+        --db file a seeded emulator restarts on: its streams start over from the seed)."""
+        prefix, _, encoded = object_id.rpartition("_")
+        value = _decode(encoded)
+        if not prefix or value is None:
+            return
+        stream_name = f"id/{prefix}"
+        with self._lock:
+            self._last[stream_name] = max(self._last.get(stream_name, 0), value)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._last.clear()
+
+    def dump(self) -> dict[str, Any]:
+        with self._lock:
+            return {"last": {name: str(value) for name, value in self._last.items()}}
+
+    def load(self, dumped: dict[str, Any]) -> None:
+        with self._lock:
+            self._last = {name: int(value) for name, value in dumped.get("last", {}).items()}
 
 
 def _encode(value: int) -> str:
@@ -41,3 +75,15 @@ def _encode(value: int) -> str:
         chars.append(_ALPHABET[value & 31])
         value >>= 5
     return "".join(reversed(chars))
+
+
+def _decode(text: str) -> int | None:
+    if len(text) != 26:
+        return None
+    value = 0
+    for char in text:
+        digit = _VALUES.get(char)
+        if digit is None:
+            return None
+        value = (value << 5) | digit
+    return value

@@ -15,18 +15,50 @@ Change the flags of `harbor` by overriding `harbor_session` in your conftest.py:
     @pytest.fixture(scope="session")
     def harbor_session(harbor_factory):
         return harbor_factory(fixtures=["tests/harbor.yaml"])
+
+Start each test from a saved state instead of an empty one by overriding `harbor_baseline`
+(it returns a snapshot's name), and compare what a test delivered with a golden file
+through `harbor_golden` (seeded emulators make deliveries repeat byte for byte):
+
+    @pytest.fixture(scope="session")
+    def harbor_session(harbor_factory):
+        return harbor_factory(seed=42)
+
+    @pytest.fixture(scope="session")
+    def harbor_baseline(harbor_session):
+        harbor_session.load_fixtures("tests/harbor.yaml")
+        harbor_session.snapshots.save("baseline")
+        return "baseline"
+
+    def test_order_paid(harbor, harbor_golden):
+        ...
+        harbor.drain()
+        harbor_golden.check()  # tests/golden/test_order_paid.json
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
     from .client import Emulator
-    from .testing import EmulatorFactory
+    from .testing import EmulatorFactory, GoldenFile
+
+UPDATE_GOLDEN_OPTION = "--harbor-update-golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("harbor-emulator").addoption(
+        UPDATE_GOLDEN_OPTION,
+        action="store_true",
+        default=False,
+        help="harbor_golden: write the golden files of this run instead of comparing.",
+    )
+
 
 # A well-formed test key: the open sandbox accepts it with every scope and gives it a
 # workspace of its own, so tests need no set-up.
@@ -60,9 +92,21 @@ def harbor_session(harbor_factory: EmulatorFactory) -> Emulator:
     return harbor_factory()
 
 
+@pytest.fixture(scope="session")
+def harbor_baseline(harbor_session: Emulator) -> str | None:
+    """The snapshot `harbor` restores before each test; None (the default): reset instead.
+
+    Override it to build the state once per session (fixtures, endpoints) and save it:
+    restoring puts back the state, the clock, sinks, faults and, in a seeded emulator, the
+    generators, so each test sees the same ids whatever ran before it.
+    """
+    return None
+
+
 @pytest.fixture
-def harbor(harbor_session: Emulator) -> Iterator[Emulator]:
-    """The session's emulator reset to an empty state, its clock on host time.
+def harbor(harbor_session: Emulator, harbor_baseline: str | None) -> Iterator[Emulator]:
+    """The session's emulator reset to an empty state, its clock on host time (or restored
+    to the `harbor_baseline` snapshot, when that fixture names one).
 
     A new client per test, so settings a test changes on it (`api_key`) do not leak.
     """
@@ -73,5 +117,27 @@ def harbor(harbor_session: Emulator) -> Iterator[Emulator]:
         control_token=harbor_session.control_token,
         api_key=harbor_session.api_key,
     ) as client:
-        client.reset()
+        if harbor_baseline is None:
+            client.reset()
+        else:
+            client.snapshots.restore(harbor_baseline)
         yield client
+
+
+@pytest.fixture
+def harbor_golden(harbor: Emulator, request: pytest.FixtureRequest) -> GoldenFile:
+    """Compare the deliveries a test caused (every sink's requests: method, path, headers,
+    body) with `golden/<test name>.json` beside the test file. A missing file is written
+    (and the test passes); `--harbor-update-golden` rewrites them all."""
+    from .testing import GoldenFile
+
+    node = request.node
+    return GoldenFile(
+        harbor,
+        Path(node.path).parent / "golden" / f"{_file_name(node.name)}.json",
+        update=bool(request.config.getoption(UPDATE_GOLDEN_OPTION)),
+    )
+
+
+def _file_name(test_name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.[]" else "_" for c in test_name)

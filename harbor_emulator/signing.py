@@ -26,6 +26,10 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from secrets import token_bytes
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .randomness import Randomness
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -41,14 +45,16 @@ class SignatureVerificationError(Exception):
     """The request is not a genuine, fresh Harbor delivery for this secret."""
 
 
-def new_secret() -> str:
+def new_secret(randomness: Randomness | None = None) -> str:
     """A new endpoint secret: `whsec_` + 32 random bytes, URL-safe base64 without padding.
 
     The URL-safe alphabet (`-`, `_`) and no `=` keep the secret one token that survives
     copying into environment variables, URLs and shell commands unquoted. 43 characters
     follow the prefix. Receivers use the whole string, prefix included, as the HMAC key.
     """
-    encoded = base64.urlsafe_b64encode(token_bytes(SECRET_BYTES)).rstrip(b"=")
+    # The emulator passes its injected Randomness (seeded runs make the same secrets).
+    raw = token_bytes(SECRET_BYTES) if randomness is None else randomness.token_bytes(SECRET_BYTES)
+    encoded = base64.urlsafe_b64encode(raw).rstrip(b"=")
     return SECRET_PREFIX + encoded.decode("ascii")
 
 

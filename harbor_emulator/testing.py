@@ -101,11 +101,13 @@ class ServerThread:
         log_level: str = "warning",
         lifespan: str = "auto",
         sock: socket.socket | None = None,
+        date_header: bool = True,
     ) -> None:
         """`lifespan="on"` for apps that cannot serve without their startup (the emulator);
         "auto" also serves apps that do not speak the lifespan protocol. `sock`: a socket
         already bound (so the port is known before the app starts), served instead of
-        binding `host` and `port`."""
+        binding `host` and `port`. `date_header=False` leaves the Date header to the app
+        (the emulator sets its own: emulator time in seeded mode)."""
         self._watch = _StartupWatch(app)
         self._sock = sock
         self.server = _Server(
@@ -121,6 +123,7 @@ class ServerThread:
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                date_header=date_header,
             )
         )
         self._thread = threading.Thread(target=self._serve, name="harbor-uvicorn", daemon=True)
@@ -226,7 +229,12 @@ class EmulatorServer:
             self.config, port=sock.getsockname()[1], fixtures=self._fixture_files()
         )
         thread = ServerThread(
-            create_app(config), host=config.host, port=config.port, lifespan="on", sock=sock
+            create_app(config),
+            host=config.host,
+            port=config.port,
+            lifespan="on",
+            sock=sock,
+            date_header=False,
         )
         try:
             url = thread.start(timeout)
@@ -284,6 +292,79 @@ class EmulatorServer:
         if self._fixtures_dir is not None:
             shutil.rmtree(self._fixtures_dir, ignore_errors=True)
             self._fixtures_dir = None
+
+
+# Headers that differ between runs whatever the seed: the emulator's port is in Host.
+GOLDEN_IGNORED_HEADERS = frozenset({"host"})
+
+
+class GoldenMismatch(AssertionError):
+    """What the sinks received differs from the golden file."""
+
+
+class GoldenFile:
+    """The deliveries a test caused, compared with (or written to) a JSON file.
+
+    `check()` reads every sink's requests (method, path, headers, body) in arrival order.
+    The file is written when it does not exist or `update` is set; otherwise a difference
+    raises GoldenMismatch with a diff. Run the emulator seeded (`seed=...`) so ids,
+    secrets, signatures and timestamps repeat.
+    """
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        path: Path,
+        *,
+        update: bool = False,
+        ignore_headers: Iterable[str] = GOLDEN_IGNORED_HEADERS,
+    ) -> None:
+        self.emulator = emulator
+        self.path = path
+        self.update = update
+        self.ignore_headers = {name.lower() for name in ignore_headers}
+
+    def recorded(self, sinks: Iterable[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        if sinks is None:
+            sinks = [s["name"] for s in self.emulator.control("GET", "/sinks")["data"]]
+        recorded: dict[str, list[dict[str, Any]]] = {}
+        for name in sinks:
+            recorded[name] = [
+                {
+                    "method": r.method,
+                    "path": r.path,
+                    "headers": {
+                        k: v for k, v in sorted(r.headers.items()) if k not in self.ignore_headers
+                    },
+                    "body": r.body,
+                }
+                for r in self.emulator.sink(name).requests
+            ]
+        return recorded
+
+    def check(self, sinks: Iterable[str] | None = None) -> None:
+        """Compare the sinks' requests (all sinks, or those named) with the file."""
+        text = json.dumps(self.recorded(sinks), indent=2, ensure_ascii=False) + "\n"
+        if self.update or not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(text, encoding="utf-8")
+            return
+        expected = self.path.read_text(encoding="utf-8")
+        if expected != text:
+            import difflib
+
+            diff = "".join(
+                difflib.unified_diff(
+                    expected.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    str(self.path),
+                    "this run",
+                )
+            )
+            raise GoldenMismatch(
+                f"deliveries differ from {self.path} (rerun with --harbor-update-golden "
+                f"to accept them):\n{diff}"
+            )
 
 
 class EmulatorFactory:

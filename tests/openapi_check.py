@@ -6,7 +6,8 @@ naming the operation and the first violation. That keeps the document and the se
 drifting apart without a test of its own per route.
 
 Schemas are validated with `jsonschema` (Draft 2020-12, the dialect of OpenAPI 3.1), with
-the whole document registered as one resource so its `$ref`s resolve as written.
+the whole document registered as one resource so its `$ref`s resolve as written. An error
+response's `x-error-codes` lists the only codes it may carry.
 
 Routes no document path matches are checked under `/v1` and `/_control`, where only the
 routing errors (404 `not_found`, 405 `method_not_allowed`) may answer. `/_sink/…` receivers
@@ -209,6 +210,9 @@ class ResponseChecker:
             return [*problems, f"body is not {media_type}"]
         schema_pointer = f"{pointer}/content/{_escape(media_type)}/schema"
         errors = self.document.errors(schema_pointer, body)
+        codes = spec.get("x-error-codes")
+        if codes is not None and not errors and body["error"]["code"] not in codes:
+            errors.append(f"error code {body['error']['code']} is not one of {codes}")
         if errors and self.faults_armed and self._is_harbor_error(response):
             return self._generic_error_problems(response)
         return problems + errors

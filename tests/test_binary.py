@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import queue
 import re
@@ -19,14 +18,11 @@ import httpx
 import pytest
 
 from harbor_emulator import signing
+from tests import onefile
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_SCRIPT = ROOT / "scripts" / "build_binary"
-BINARY = ROOT / "dist" / "harbor-emulator"
-# scripts/build_binary's exit status when PyInstaller itself cannot be installed.
-PYINSTALLER_UNAVAILABLE = 3
 READY_LINE = re.compile(r"harbor-emulator (\S+) listening on (http://127\.0\.0\.1:\d+)")
 START_TIMEOUT_SECONDS = 30.0
 TEST_KEY = "hb_test_bin"
@@ -35,19 +31,8 @@ FIXTURES = ROOT / "fixtures" / "sdk-quickstart.yaml"
 
 @pytest.fixture(scope="session")
 def binary() -> Path:
-    """Build dist/harbor-emulator once per session from a clean .venv-build."""
-    # Under pytest-xdist each worker has its own session: the lock keeps two workers from
-    # building into the same .venv-build and dist/ at once (the second reuses the venv).
-    with (ROOT / ".venv-build.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        result = subprocess.run(
-            [str(BUILD_SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=1200
-        )
-    if result.returncode == PYINSTALLER_UNAVAILABLE:
-        pytest.skip(f"PyInstaller could not be installed: {result.stderr.strip()[-800:]}")
-    assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
-    assert str(BINARY) in result.stdout.splitlines(), result.stdout
-    return BINARY
+    """dist/harbor-emulator from a clean .venv-build, built once per run."""
+    return onefile.build_once()
 
 
 def run_bare(binary: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -60,7 +60,8 @@ def test_a_short_soak_finds_nothing() -> None:
     assert summary["violations"] == [], report
 
     # Every fault was applied, and there was load to lose.
-    assert summary["acknowledged_events"] > 100, report
+    # (a floor, not a throughput target: a machine loaded 8x over still acknowledges ~60)
+    assert summary["acknowledged_events"] > 20, report
     assert summary["acknowledged_fixture_events"] > 0, report
     assert summary["acknowledged_endpoint_changes"] > 0, report
     assert summary["kills"] >= 1 and summary["restarts"] == summary["kills"], report

@@ -174,7 +174,7 @@ async def create_endpoint(
         updated_ms=now_ms,
         deleted_ms=None,
     )
-    secret = new_secret()
+    secret = new_secret(state.random)
     key_id = state.ids.new(SIGNING_KEY_PREFIX, now_ms)
     new_workspace = not state.keys.workspace_known(workspace_id)
     limit = state.config.max_endpoints

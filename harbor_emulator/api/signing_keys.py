@@ -62,7 +62,7 @@ async def rotate(
     new_key = SigningKey(
         id=state.ids.new(SIGNING_KEY_PREFIX, now_ms),
         endpoint_id=endpoint_id,
-        secret=new_secret(),
+        secret=new_secret(state.random),
         created_ms=now_ms,
         expires_ms=None,
     )

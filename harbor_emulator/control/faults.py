@@ -143,6 +143,10 @@ class FaultRegistry:
             )
         now_ms = self._clock.now_ms()
         fault = parse_fault(spec, self._ids.new("flt", now_ms), now_ms)
+        if fault.probability is not None and fault.seed is None:
+            # No seed of its own: draws come from the emulator's Randomness (seeded runs
+            # fail the same attempts every time).
+            fault.rng = self._ids.random.fault_stream(fault.id)
         self._faults[fault.id] = fault
         return fault
 
@@ -159,6 +163,41 @@ class FaultRegistry:
         """The reset hook: POST /_control/reset removes every fault."""
         self.clear()
 
+    def dump(self) -> list[dict[str, Any]]:
+        """Every fault with where its generator stands, as JSON (snapshots)."""
+        return [
+            {
+                "id": fault.id,
+                "target": fault.target,
+                "created_ms": fault.created_ms,
+                "method": fault.method,
+                "path": fault.path,
+                "error_code": fault.error_code,
+                "retry_after_ms": fault.retry_after_ms,
+                "endpoint_id": fault.endpoint_id,
+                "outcome": fault.outcome,
+                "remaining": fault.remaining,
+                "probability": fault.probability,
+                "seed": fault.seed,
+                "fired_count": fault.fired_count,
+                "rng": None if fault.rng is None else _rng_json(fault.rng),
+            }
+            for fault in self._faults.values()
+        ]
+
+    def load(self, dumped: list[dict[str, Any]]) -> None:
+        """Replace every fault with `dumped` (a snapshot's), generators included."""
+        faults: dict[str, Fault] = {}
+        for entry in dumped:
+            fields = {name: value for name, value in entry.items() if name != "rng"}
+            fault = Fault(**fields)
+            if entry.get("rng") is not None:
+                fault.rng = random.Random()
+                version, internal, gauss = entry["rng"]
+                fault.rng.setstate((version, tuple(internal), gauss))
+            faults[fault.id] = fault
+        self._faults = faults
+
     def take_api_fault(self, method: str, path: str) -> HarborError | None:
         """The error a /v1 request must fail with, if a fault fires for it."""
         for fault in self._faults.values():
@@ -173,6 +212,11 @@ class FaultRegistry:
             if fault.target == "delivery" and fault.endpoint_id == endpoint_id and fault.fire():
                 return fault.outcome
         return None
+
+
+def _rng_json(rng: random.Random) -> list[Any]:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
 
 
 # -- validation ---------------------------------------------------------------------

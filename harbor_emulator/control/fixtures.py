@@ -271,7 +271,13 @@ class Loader:
         if not listed:
             key_id = self.ids.new("key", self.now_ms)
             return [
-                SigningKey(key_id, endpoint.id, given or new_secret(), endpoint.created_ms, None)
+                SigningKey(
+                    key_id,
+                    endpoint.id,
+                    given or new_secret(self.ids.random),
+                    endpoint.created_ms,
+                    None,
+                )
             ]
         keys = []
         for index, key in enumerate(listed):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -94,7 +93,7 @@ async def create_workspace_from(state: Any, body: dict[str, Any]) -> Workspace:
     workspace_id = (
         validate_workspace_id(body["id"], "id")
         if body.get("id") is not None
-        else "ws_" + secrets.token_hex(8)
+        else "ws_" + state.random.token_hex(8)
     )
     name = validate_name(body.get("name"))
 
@@ -130,7 +129,7 @@ async def create_api_key_from(state: Any, body: dict[str, Any]) -> ApiKey:
         raise HarborError("invalid_parameter", "'dialect' must be 'hb' or 'hk'.", param="dialect")
     key = body.get("key")
     if key is None:
-        key = f"{dialect}_{mode}_{secrets.token_hex(16)}"
+        key = f"{dialect}_{mode}_{state.random.token_hex(16)}"
     elif not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
         raise HarborError("invalid_parameter", "'key' is not a well-formed API key.", param="key")
     elif key_livemode(key) != (mode == "live"):
@@ -139,7 +138,7 @@ async def create_api_key_from(state: Any, body: dict[str, Any]) -> ApiKey:
     workspace_id = (
         validate_workspace_id(body["workspace_id"])
         if body.get("workspace_id") is not None
-        else "ws_" + secrets.token_hex(8)
+        else "ws_" + state.random.token_hex(8)
     )
     now_ms = state.clock.now_ms()
     row = ApiKey(key, workspace_id, mode == "live", scopes, now_ms, None)

@@ -7,6 +7,7 @@ tests read what arrived from `GET /_control/sinks/orders` and script failures wi
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -168,6 +169,46 @@ class SinkRegistry:
     async def reset(self) -> None:
         """The reset hook: POST /_control/reset empties every sink."""
         self.clear_all()
+
+    def dump(self) -> dict[str, Any]:
+        """Every sink's requests and script as JSON (snapshots); bodies in base64."""
+        return {
+            name: {
+                "received_count": sink.received_count,
+                "requests": [
+                    {
+                        "method": r.method,
+                        "path": r.path,
+                        "headers": r.headers,
+                        "body": base64.b64encode(r.body).decode("ascii"),
+                        "received_ms": r.received_ms,
+                        "truncated": r.truncated,
+                    }
+                    for r in sink.requests
+                ],
+                "script": [answer.render() for answer in sink.script],
+            }
+            for name, sink in self._sinks.items()
+        }
+
+    async def load(self, dumped: dict[str, Any]) -> None:
+        """Replace every sink with `dumped` (a snapshot's)."""
+        sinks: dict[str, Sink] = {}
+        for name, entry in dumped.items():
+            sink = Sink(received_count=entry["received_count"])
+            for r in entry["requests"]:
+                body = base64.b64decode(r["body"])
+                sink.requests.append(
+                    SinkRequest(
+                        r["method"], r["path"], r["headers"], body, r["received_ms"], r["truncated"]
+                    )
+                )
+            sink.script = deque(ScriptedResponse(**answer) for answer in entry["script"])
+            sinks[name] = sink
+        self._sinks = sinks
+        condition = self._condition()
+        async with condition:
+            condition.notify_all()
 
     async def wait_for(
         self, name: str, count: int, timeout_seconds: float | None = None

@@ -86,6 +86,12 @@ class Scheduler:
         self._loop: asyncio.Task[None] | None = None
         clock.subscribe(self.wake)
 
+    def set_concurrency(self, concurrency: int) -> None:
+        """Attempts in flight at once. Seeded runs use 1: attempts then finish, and take
+        their ids, in due order, the same in every run."""
+        self._concurrency = concurrency
+        self._per_endpoint = max(1, concurrency // 4)
+
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Start the loop; deliveries left due or in flight by a crash go out at once."""

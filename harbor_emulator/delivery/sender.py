@@ -6,7 +6,7 @@ import asyncio
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -79,8 +79,19 @@ class Sender:
     own keep-alive connection.
     """
 
-    def __init__(self, *, concurrency: int, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        timeout_seconds: float,
+        timestamp: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        """`timestamp` gives Harbor-Timestamp's seconds and `timer` measures `duration_ms`:
+        host time, or the emulator clock in seeded mode, where both must repeat exactly."""
         self.timeout_seconds = timeout_seconds
+        self._timestamp = timestamp
+        self._timer = timer
         self._timeout = httpx.Timeout(timeout_seconds)
         self._idle: list[httpx.AsyncClient] = []
         self._all: list[httpx.AsyncClient] = []
@@ -109,11 +120,12 @@ class Sender:
 
     async def send(self, request: AttemptRequest) -> AttemptResult:
         # Harbor-Timestamp is host time by contract, not emulator time, so receivers'
-        # five-minute tolerance holds after the emulator clock has been advanced.
-        timestamp = int(time.time())
+        # five-minute tolerance holds after the emulator clock has been advanced; seeded
+        # runs use emulator time instead, so signatures repeat byte for byte.
+        timestamp = int(self._timestamp())
         headers = headers_for(request, timestamp)
         client = self._client()
-        started = time.perf_counter()
+        started = self._timer()
         timeout_ms = int(self.timeout_seconds * 1000)
         try:
             # httpx's timeouts are per phase; a receiver trickling bytes needs a total bound.
@@ -125,14 +137,15 @@ class Sender:
                 f"{_seconds(self.timeout_seconds)} s (the delivery timeout)."
             )
             return AttemptResult(
-                None, None, "timeout", _elapsed_ms(started), headers, detail, timeout_ms
+                None, None, "timeout", self._elapsed_ms(started), headers, detail, timeout_ms
             )
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             # Refused, reset, invalid HTTP, a URL httpx cannot send to: the receiver
             # was not reached properly; the detail says which of these it was.
             detail = connection_error_detail(exc, request.url)
+            elapsed_ms = self._elapsed_ms(started)
             return AttemptResult(
-                None, None, "connection_error", _elapsed_ms(started), headers, detail, timeout_ms
+                None, None, "connection_error", elapsed_ms, headers, detail, timeout_ms
             )
         finally:
             if len(self._idle) < self._limit:
@@ -177,8 +190,11 @@ class Sender:
             location = response.headers.get("location", "")[:RESPONSE_HEADER_VALUE_CHARS]
             detail = f"Redirected to {location or '(no Location)'}; redirects are not followed."
         return AttemptResult(
-            code, body, error, _elapsed_ms(started), headers, detail, timeout_ms, received
+            code, body, error, self._elapsed_ms(started), headers, detail, timeout_ms, received
         )
+
+    def _elapsed_ms(self, started: float) -> int:
+        return int((self._timer() - started) * 1000)
 
     async def close(self) -> None:
         clients, self._all, self._idle = self._all, [], []
@@ -231,7 +247,3 @@ def connection_error_detail(exc: BaseException, url: str) -> str:
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return f"Connection to {address} failed mid-exchange: {innermost or 'closed'}."
     return f"Connecting to {address} failed: {type(causes[-1]).__name__}: {innermost}."
-
-
-def _elapsed_ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)

@@ -88,6 +88,15 @@ class Tx:
 
 
 WriteWork = Callable[[Tx], Awaitable[T]]
+AloneWork = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+
+class _Alone:
+    """Queued work that needs the writer connection to itself, outside any transaction
+    (SQLite's backup API refuses a connection with one open)."""
+
+    def __init__(self, work: AloneWork[Any]) -> None:
+        self.work = work
 
 
 class _WorkFailed(Exception):
@@ -120,9 +129,14 @@ class Database:
         self._reader = reader
         self.path = path
         self._temp_dir = temp_dir
-        self._queue: list[tuple[WriteWork[Any], asyncio.Future[Any]]] = []
+        self._queue: list[tuple[WriteWork[Any] | _Alone, asyncio.Future[Any]]] = []
         self._writer_task: asyncio.Task[None] | None = None
         self._tx = Tx(writer)
+
+    @property
+    def temp_dir(self) -> str | None:
+        """The private directory of a database opened without a path (removed at close)."""
+        return self._temp_dir
 
     @classmethod
     async def open(cls, path: str | None) -> Database:
@@ -144,7 +158,9 @@ class Database:
             synchronous = "FULL"
         # sqlite3 opens the write transaction itself (BEGIN IMMEDIATE) in the same call as
         # a batch's first INSERT/UPDATE/DELETE: one trip to the database thread fewer.
-        writer = await aiosqlite.connect(path, isolation_level="IMMEDIATE")
+        # check_same_thread=False: a snapshot restore runs SQLite's backup from the
+        # snapshot's connection thread into this one, while this one's thread is idle.
+        writer = await aiosqlite.connect(path, isolation_level="IMMEDIATE", check_same_thread=False)
         try:
             await writer.executescript(
                 "PRAGMA journal_mode=WAL;"
@@ -200,8 +216,72 @@ class Database:
 
     async def _run_writes(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue, []
-            await self._run_batch(batch)
+            work, future = self._queue[0]
+            if isinstance(work, _Alone):
+                del self._queue[0]
+                await self._run_alone(work, future)
+                continue
+            # A batch runs up to the next work that must run alone.
+            end = next(
+                (i for i, (w, _f) in enumerate(self._queue) if isinstance(w, _Alone)),
+                len(self._queue),
+            )
+            batch, self._queue = self._queue[:end], self._queue[end:]
+            await self._run_batch(batch)  # type: ignore[arg-type]
+
+    async def _run_alone(self, alone: _Alone, future: asyncio.Future[Any]) -> None:
+        try:
+            result = await alone.work(self._writer)
+        except Exception as exc:
+            await self._rollback_quietly()
+            if not future.done():
+                future.set_exception(storage_error(exc) or exc)
+            return
+        if not future.done():
+            future.set_result(result)
+
+    async def _alone(self, work: AloneWork[T]) -> T:
+        """Run `work(writer)` between two write batches, with no transaction open."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((_Alone(work), future))
+        if self._writer_task is None or self._writer_task.done():
+            self._writer_task = asyncio.create_task(self._run_writes())
+        return await future
+
+    # -- snapshots -------------------------------------------------------------------
+    async def backup_to(self, path: str) -> None:
+        """A consistent copy of the whole database into a new file (SQLite's backup API),
+        taken between write batches so it holds only committed writes."""
+
+        async def copy(writer: aiosqlite.Connection) -> None:
+            target = sqlite3.connect(path, check_same_thread=False)
+            try:
+                await writer.backup(target)
+            finally:
+                target.close()
+
+        await self._alone(copy)
+
+    async def restore_from(self, path: str) -> None:
+        """Replace the whole database with the file at `path` (SQLite's backup API, into
+        the writer connection, between write batches). The reader sees it at its next
+        statement: in WAL mode each read starts from the last commit."""
+        source_version = await asyncio.to_thread(_user_version, path)
+        if source_version > len(MIGRATIONS):
+            raise ValueError(
+                f"the snapshot is schema version {source_version}, newer than this emulator"
+            )
+
+        async def copy(writer: aiosqlite.Connection) -> None:
+            source = await aiosqlite.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                await source.backup(writer)
+            finally:
+                await source.close()
+            # A snapshot from an older emulator version is brought up to this schema.
+            await _migrate(writer)
+
+        await self._alone(copy)
 
     async def _run_batch(self, batch: list[tuple[WriteWork[Any], asyncio.Future[Any]]]) -> None:
         """Commit the whole batch at once; if one write fails, run each on its own.
@@ -269,6 +349,14 @@ class Database:
         """Delete every row of the emulated state (not meta): the body of a reset."""
         for table in STATE_TABLES:
             await tx.execute(f"DELETE FROM {table}")
+
+
+def _user_version(path: str) -> int:
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:

@@ -270,3 +270,67 @@ def test_importing_the_plugin_module_has_no_side_effects() -> None:
         """
     )
     subprocess.run([sys.executable, "-W", "error", "-c", script], check=True, timeout=60)
+
+
+GOLDEN_SUITE = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def harbor_session(harbor_factory):
+    return harbor_factory(seed=42)
+
+
+@pytest.fixture(scope="session")
+def harbor_baseline(harbor_session):
+    harbor_session.request(
+        "POST",
+        "/v1/webhooks",
+        json={"url": harbor_session.sink("orders").url, "events": ["order.*"]},
+    )
+    harbor_session.snapshots.save("baseline")
+    return "baseline"
+
+
+def test_paid(harbor, harbor_golden):
+    harbor.trigger("order.paid", {"order_id": "o_1", "total": TOTAL})
+    harbor.drain()
+    harbor_golden.check()
+
+
+def test_refunded(harbor, harbor_golden):
+    assert harbor.sink("orders").requests == []  # the baseline, not test_paid's state
+    harbor.trigger("order.refunded", {"order_id": "o_2"})
+    harbor.drain()
+    harbor_golden.check(["orders"])
+"""
+
+
+def test_harbor_golden_writes_compares_and_updates_with_a_baseline(
+    users_suite: pytest.Pytester,
+) -> None:
+    users_suite.makepyfile(test_golden=GOLDEN_SUITE.replace("TOTAL", "100"))
+    result = run(users_suite)
+    result.assert_outcomes(passed=2)
+    assert_clean(result)
+    golden = users_suite.path / "golden"
+    paid = json.loads((golden / "test_paid.json").read_text())
+    (request,) = paid["orders"]
+    assert request["headers"]["harbor-signature"].startswith("v1=")
+    assert request["headers"]["harbor-timestamp"] == "1767225600"  # 2026-01-01, seeded
+    assert "host" not in request["headers"]
+    assert json.loads(request["body"])["data"]["payload"] == {"order_id": "o_1", "total": 100}
+    written = {p.name: p.read_text() for p in golden.iterdir()}
+
+    # A new process, another port, each test alone or in another order: the same bytes.
+    run(users_suite).assert_outcomes(passed=2)
+    run(users_suite, "-k", "refunded").assert_outcomes(passed=1)
+    assert {p.name: p.read_text() for p in golden.iterdir()} == written
+
+    users_suite.makepyfile(test_golden=GOLDEN_SUITE.replace("TOTAL", "250"))
+    failed = run(users_suite)
+    failed.assert_outcomes(passed=1, failed=1)
+    failed.stdout.fnmatch_lines(["*deliveries differ from*test_paid.json*", "E *+ *total*:250*"])
+    run(users_suite, "--harbor-update-golden").assert_outcomes(passed=2)
+    assert '\\"total\\":250' in (golden / "test_paid.json").read_text()
+    assert (golden / "test_refunded.json").read_text() == written["test_refunded.json"]

@@ -1,0 +1,166 @@
+"""Named snapshots of the whole database, made and put back with SQLite's backup API.
+
+Each snapshot is one SQLite file, `NAME.db`, in a directory beside the database (`--db
+state.db` keeps them in `state.db.snapshots/`, so they survive restarts) or in the private
+temporary state (tmpfs where there is one; gone at exit). Besides the tables, a snapshot's
+`meta` table holds one row, `snapshot`, with what lives in memory (clock, sinks, faults,
+the seeded generators) as JSON: the file is the whole state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .db import Database, Tx
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+SUFFIX = ".db"
+PARTIAL_SUFFIX = ".partial"
+META_KEY = "snapshot"
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    name: str
+    created_ms: int
+    size_bytes: int
+
+
+def directory_for(db: Database) -> Path:
+    if db.temp_dir is not None:
+        return Path(db.temp_dir) / "snapshots"
+    return Path(f"{db.path}.snapshots")
+
+
+class SnapshotStore:
+    """The snapshot files of one database. Saves and restores run under the state gate
+    (exclusively), so they never race each other."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.directory = directory_for(db)
+        # --db promises durability: a saved snapshot is on disk before the answer.
+        self._durable = db.temp_dir is None
+
+    def _path(self, name: str) -> Path:
+        return self.directory / f"{name}{SUFFIX}"
+
+    async def save(self, name: str, created_ms: int, memory: dict[str, Any]) -> SnapshotInfo:
+        """Copy the database and `memory` (JSON-able) into snapshot `name`, replacing any
+        snapshot of that name only once the new one is complete."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self.directory / f"{name}{PARTIAL_SUFFIX}"
+        partial.unlink(missing_ok=True)
+        try:
+            await self._db.backup_to(str(partial))
+            row = json.dumps({"name": name, "created_ms": created_ms, "memory": memory})
+            await asyncio.to_thread(_finish, partial, row, self._durable)
+            os.replace(partial, self._path(name))
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        if self._durable:
+            _fsync_directory(self.directory)
+        return SnapshotInfo(name, created_ms, self._path(name).stat().st_size)
+
+    async def restore(self, name: str) -> dict[str, Any] | None:
+        """Put snapshot `name` in place of the whole database; return its in-memory part,
+        or None if there is no such snapshot."""
+        path = self._path(name)
+        if not path.is_file():
+            return None
+        stored = await asyncio.to_thread(_read_meta, path)
+        await self._db.restore_from(str(path))
+
+        async def forget_marker(tx: Tx) -> None:
+            await tx.execute("DELETE FROM meta WHERE key = ?", (META_KEY,))
+
+        await self._db.write(forget_marker)
+        return dict(stored["memory"]) if stored else {}
+
+    async def list(self) -> list[SnapshotInfo]:
+        return await asyncio.to_thread(self._list)
+
+    def _list(self) -> list[SnapshotInfo]:
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+            name = path.name[: -len(SUFFIX)]
+            if not NAME_PATTERN.fullmatch(name):
+                continue
+            try:
+                stored = _read_meta(path, memory=False)
+                size = path.stat().st_size
+            except (sqlite3.Error, OSError):
+                continue  # not one of ours, or removed meanwhile
+            created_ms = int(stored["created_ms"]) if stored else int(path.stat().st_mtime * 1000)
+            found.append(SnapshotInfo(name, created_ms, size))
+        return found
+
+    async def get(self, name: str) -> SnapshotInfo | None:
+        return next((info for info in await self.list() if info.name == name), None)
+
+    def delete(self, name: str) -> bool:
+        try:
+            self._path(name).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
+def _finish(path: Path, row: str, durable: bool) -> None:
+    """One self-contained file (no -wal beside it) holding the in-memory state too."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (META_KEY, row),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    if durable:
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _read_meta(path: Path, memory: bool = True) -> dict[str, Any] | None:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        expression = "value" if memory else "json_remove(value, '$.memory')"
+        row = conn.execute(f"SELECT {expression} FROM meta WHERE key = ?", (META_KEY,)).fetchone()
+    finally:
+        conn.close()
+    return None if row is None else dict(json.loads(row[0]))
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_ID_TABLES = ("events", "endpoints", "signing_keys", "subscriptions", "deliveries", "attempts")
+
+
+async def newest_ids(db: Database) -> list[str]:
+    """The greatest stored id of each prefix in each table."""
+    found: list[str] = []
+    for table in _ID_TABLES:
+        rows = await db.fetch_all(
+            f"SELECT MAX(id) AS id FROM {table} GROUP BY substr(id, 1, instr(id, '_'))"
+        )
+        found += [str(row["id"]) for row in rows if row["id"] is not None]
+    return found

@@ -1,0 +1,3 @@
+module.exports = async function harborGlobalTeardown() {
+  await globalThis.harborEmulator.stop();
+};

@@ -1,0 +1,24 @@
+export { startEmulator, type Emulator, type StartOptions } from "./emulator.js";
+export {
+  connectEmulator,
+  DEFAULT_API_KEY,
+  type Clock,
+  type ConnectOptions,
+  type DeliveryFilters,
+  type EmulatorClient,
+  type Faults,
+  type Fixtures,
+  type RequestOptions,
+  type Sink,
+  type TriggerOptions,
+} from "./client.js";
+export { EmulatorStartError, EmulatorUnreachable, HarborAPIError } from "./errors.js";
+export { BINARY_ENV, binaryPath, BinaryNotFoundError, PLATFORM_PACKAGES } from "./locate.cjs";
+export {
+  DEFAULT_TOLERANCE_SECONDS,
+  HarborSignatureError,
+  verifyHarborSignature,
+  type HeadersLike,
+  type VerifyOptions,
+} from "./signature.js";
+export type * from "./types.js";

@@ -1,0 +1,41 @@
+"""Build dist/harbor-emulator once per test run, shared by the tests that need the binary."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_SCRIPT = ROOT / "scripts" / "build_binary"
+BINARY = ROOT / "dist" / "harbor-emulator"
+# scripts/build_binary's exit status when PyInstaller itself cannot be installed.
+PYINSTALLER_UNAVAILABLE = 3
+# Names the run that built BINARY last: pytest-xdist's workers share the run's id, so the
+# second worker to ask reuses the first one's build instead of building again.
+STAMP = ROOT / ".venv-build.run"
+
+
+def build_once() -> Path:
+    """dist/harbor-emulator, built from the current source at most once per pytest run."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    # Each worker is a session of its own: the lock keeps two of them from building into
+    # the same .venv-build and dist/ at once.
+    with (ROOT / ".venv-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if run and BINARY.exists() and STAMP.exists() and STAMP.read_text() == run:
+            return BINARY
+        STAMP.unlink(missing_ok=True)
+        result = subprocess.run(
+            [str(BUILD_SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=1200
+        )
+        if result.returncode == PYINSTALLER_UNAVAILABLE:
+            pytest.skip(f"PyInstaller could not be installed: {result.stderr.strip()[-800:]}")
+        assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
+        assert str(BINARY) in result.stdout.splitlines(), result.stdout
+        if run:
+            STAMP.write_text(run)
+    return BINARY
