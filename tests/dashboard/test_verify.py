@@ -188,7 +188,7 @@ def test_the_python_snippet_verifies_a_real_delivery(
     }
     # Shown exactly as written (the TypeScript's generics survive HTML escaping).
     for name, suffix in (("python", "py"), ("typescript", "ts")):
-        written = (TEMPLATES / f"_snippet_verify.{suffix}").read_text()
+        written = (TEMPLATES / f"_snippet_verify_{suffix}.txt").read_text()
         assert snippets[name] == written.rstrip("\n")
 
     namespace: dict[str, Any] = {}
