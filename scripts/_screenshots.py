@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -58,7 +59,30 @@ def seed(url: str) -> dict[str, str]:
         json={"target": "delivery", "endpoint_id": webhook["id"], "outcome": "timeout", "count": 1},
     )
     failed = api.get("/v1/deliveries", params={"destination_id": destination["id"]}).json()
-    return {"webhook": webhook["id"], "delivery": failed["data"][-1]["id"]}
+    # A receiver that is not running: the attempt shows the refused address.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    local = api.post(
+        "/v1/webhooks",
+        json={
+            "workspace_id": WORKSPACE,
+            "url": f"http://127.0.0.1:{closed}/webhooks/harbor",
+            "events": ["order.shipped"],
+            "description": "Local handler (not started)",
+        },
+    ).json()
+    api.post(
+        "/v1/events",
+        json={"workspace_id": WORKSPACE, "type": "order.shipped", "payload": {"orderId": "ord_9"}},
+    )
+    control.post("/deliveries/drain", json={"timeout_seconds": 10})
+    refused = api.get("/v1/deliveries", params={"webhook_id": local["id"]}).json()
+    return {
+        "webhook": webhook["id"],
+        "delivery": failed["data"][-1]["id"],
+        "refused": refused["data"][0]["id"],
+    }
 
 
 def main() -> int:
@@ -80,6 +104,8 @@ def main() -> int:
             "clock": "/clock",
             "sinks": "/sinks?name=orders",
             "faults": "/faults",
+            "refused": f"/webhooks/deliveries/{ids['refused']}",
+            "endpoint": f"/webhooks/{ids['webhook']}",
         }
         with chromium_page(width=1280, height=760) as page:
             for name, path in pages.items():
@@ -87,8 +113,19 @@ def main() -> int:
                 if name == "clock":
                     page.get_by_test_id("advance-5m").click()
                     page.wait_for_selector("[data-testid=fell-due]")
+                if name == "refused":
+                    page.get_by_test_id("curl").first.locator("summary").click()
+                if name == "endpoint":
+                    page.get_by_test_id("verify-attempt").select_option(index=1)
+                    page.get_by_test_id("verify").click()
+                    page.get_by_test_id("verdict").scroll_into_view_if_needed()
                 page.screenshot(path=str(OUT / f"{name}.png"))
                 print(f"docs/img/{name}.png  {path}")
+        # A phone: the header and the navigation wrap, the list scrolls in its own box.
+        with chromium_page(width=390, height=844) as page:
+            page.goto(url + "/webhooks/deliveries")
+            page.screenshot(path=str(OUT / "deliveries-390.png"))
+            print("docs/img/deliveries-390.png  /webhooks/deliveries at 390 px")
     finally:
         server.stop()
     return 0

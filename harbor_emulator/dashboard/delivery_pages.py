@@ -6,6 +6,7 @@ attempts show up without a reload; docs/dashboard.md says why polling and not SS
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from starlette.requests import Request
@@ -14,26 +15,52 @@ from starlette.routing import Route
 
 from ..api import deliveries as deliveries_api
 from ..api.deliveries import STATUSES
+from ..clock import parse_timestamp
 from ..domain import pagination
 from ..errors import HarborError
 from ..signing import SIGNATURE_HEADER
 from ..store import deliveries, endpoints, events
+from ..store.rows import Attempt
 from .web import PAGE_SIZE, dashboard, link, operator, page, partial, redirect, render, selection
 
 ATTEMPTS_SHOWN = 100
 
 
+FILTERS = ("status", "event_type", "endpoint_id", "event_id", "from", "to")
+
+
 def _filters(request: Request) -> dict[str, str | None]:
+    """The list's filters as given (blank: not filtered); validated by `_query`."""
     query = request.query_params
-    status = query.get("status") or None
+    return {name: (query.get(name) or "").strip() or None for name in FILTERS}
+
+
+def _query(filters: dict[str, str | None]) -> dict[str, Any]:
+    """The filters as store arguments. Times are emulator time, RFC 3339 (no offset: UTC),
+    `from` inclusive and `to` exclusive."""
+    status = filters["status"]
     if status is not None and status not in STATUSES:
         raise HarborError(
             "invalid_parameter", f"status must be one of {', '.join(STATUSES)}.", param="status"
         )
+    event_type = filters["event_type"]
+    if event_type is not None and (len(event_type) > 200 or any(c.isspace() for c in event_type)):
+        raise HarborError(
+            "invalid_parameter",
+            "event_type is a type or a pattern such as order.* (no spaces).",
+            param="event_type",
+        )
+    created_from = None if filters["from"] is None else parse_timestamp(filters["from"], "from")
+    created_before = None if filters["to"] is None else parse_timestamp(filters["to"], "to")
+    if created_from is not None and created_before is not None and created_before <= created_from:
+        raise HarborError("invalid_parameter", "'to' must be later than 'from'.", param="to")
     return {
         "status": status,
-        "event_id": query.get("event_id") or None,
-        "endpoint_id": query.get("endpoint_id") or None,
+        "event_type": event_type,
+        "event_id": filters["event_id"],
+        "endpoint_id": filters["endpoint_id"],
+        "created_from_ms": created_from,
+        "created_before_ms": created_before,
     }
 
 
@@ -42,8 +69,23 @@ async def list_deliveries(request: Request) -> Response:
     state = request.app.state
     workspace_id, livemode = selection(request)
     filters = _filters(request)
+    try:
+        query = _query(filters)
+    except HarborError as exc:
+        if partial(request):
+            raise
+        return await page(
+            request,
+            "deliveries.html",
+            exc.status,
+            deliveries=[],
+            next_cursor=None,
+            filters=filters,
+            statuses=STATUSES,
+            error=exc,
+        )
     key = pagination.list_key(
-        "dashboard-deliveries", workspace_id=workspace_id, livemode=livemode, **filters
+        "dashboard-deliveries", workspace_id=workspace_id, livemode=livemode, **query
     )
     rows = await deliveries.list_page(
         state.db,
@@ -51,7 +93,7 @@ async def list_deliveries(request: Request) -> Response:
         livemode=livemode,
         after=pagination.after_keyset(state.cursors, key, request.query_params),
         limit=PAGE_SIZE + 1,
-        **filters,
+        **query,
     )
     listed = pagination.page(
         rows,
@@ -66,6 +108,7 @@ async def list_deliveries(request: Request) -> Response:
         "next_cursor": listed["next_cursor"],
         "filters": filters,
         "statuses": STATUSES,
+        "error": None,
     }
     # Only the first page refreshes itself: an older page stays as it was read.
     if request.query_params.get("cursor") is None:
@@ -73,6 +116,18 @@ async def list_deliveries(request: Request) -> Response:
     if partial(request):
         return render(request, "_deliveries.html", **context)
     return await page(request, "deliveries.html", **context)
+
+
+def curl_command(headers: dict[str, str], body: bytes, url: str) -> str:
+    """A shell command that sends what the attempt sent: the same headers (signature and
+    timestamp included) and the same body bytes. `Accept:` and `Expect:` stop curl adding
+    headers of its own; it still adds Host and Content-Length, as httpx did."""
+    lines = ["curl -sS -X POST"]
+    lines += [f"  -H {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]
+    lines += ["  -H 'Accept:' -H 'Expect:'"]
+    lines += [f"  --data-binary {shlex.quote(body.decode('utf-8', 'replace'))}"]
+    lines += [f"  {shlex.quote(url)}"]
+    return " \\\n".join(lines)
 
 
 def _signature_of(headers: dict[str, str] | None) -> str | None:
@@ -93,15 +148,24 @@ async def _detail(request: Request, **context: Any) -> Response:
     attempts = await deliveries.attempts_page(
         state.db, delivery.id, after=None, limit=ATTEMPTS_SHOWN
     )
+    endpoint = await endpoints.get_any(state.db, delivery.endpoint_id)
+    url = endpoint.url if endpoint is not None else ""
+
+    def curl_of(attempt: Attempt) -> str | None:
+        if attempt.request_headers is None:
+            return None
+        return curl_command(attempt.request_headers, delivery.envelope, url)
+
     context.update(
         delivery=delivery,
         attempts=attempts,
         signature_of=_signature_of,
+        curl_of=curl_of,
+        endpoint_url=url,
         poll_url=link(request, f"/webhooks/deliveries/{delivery.id}"),
     )
     if partial(request):
         return render(request, "_attempts.html", **context)
-    endpoint = await endpoints.get_any(state.db, delivery.endpoint_id)
     event = await events.get(state.db, delivery.event_id, livemode)
     context.setdefault("error", None)
     return await page(

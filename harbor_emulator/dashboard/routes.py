@@ -15,7 +15,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..store import deliveries, endpoints
-from . import delivery_pages, emulator_pages, endpoint_pages, event_pages, settings_pages
+from . import (
+    delivery_pages,
+    emulator_pages,
+    endpoint_pages,
+    event_pages,
+    live,
+    search_pages,
+    settings_pages,
+    verify_pages,
+)
 from .web import (
     COOKIE_NAME,
     STATIC_DIR,
@@ -109,8 +118,11 @@ routes: list[BaseRoute] = [
     # Before /webhooks/{id}, which would otherwise take "deliveries" for an id.
     *delivery_pages.routes,
     *endpoint_pages.routes,
+    *verify_pages.routes,
     *event_pages.routes,
     *emulator_pages.routes,
+    *search_pages.routes,
+    *live.routes,
     # The stylesheet and htmx carry nothing secret: served without the login.
     Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
 ]

@@ -24,7 +24,7 @@ from ..api.common import loads_json
 from ..clock import format_ms
 from ..domain.auth import SCOPES, WORKSPACE_ID_PATTERN, Principal
 from ..errors import HarborError
-from ..store import workspaces
+from ..store import deliveries, workspaces
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -104,10 +104,16 @@ def operator(livemode: bool, workspace_id: str) -> Principal:
 # -- rendering ---------------------------------------------------------------------------
 
 
+def marker_id(marker: tuple[int, int]) -> str:
+    """A change marker (see store.deliveries.change_marker) as the live stream's event id."""
+    return f"{marker[0]}.{marker[1]}"
+
+
 async def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     """A whole page: `render` plus the workspaces its header offers."""
     rows = await workspaces.list_all(request.app.state.db)
-    return render(request, template, status_code, workspaces=rows, **context)
+    marker = getattr(request.state, "live_marker", None)
+    return render(request, template, status_code, workspaces=rows, live_marker=marker, **context)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
@@ -231,6 +237,11 @@ def dashboard(handler: Handler) -> Handler:
             response = render(request, "login.html", 401, next=request.url.path, error=None)
             response.headers["HX-Redirect"] = "/login"
             return response
+        if request.method == "GET" and not partial(request):
+            # Read before the page's own reads: a change landing while it renders then
+            # differs from this marker, and the live stream reports it at once.
+            marker = await deliveries.change_marker(request.app.state.db)
+            request.state.live_marker = marker_id(marker)
         try:
             return await handler(request)
         except HarborError as exc:

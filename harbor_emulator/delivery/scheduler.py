@@ -340,6 +340,11 @@ class Scheduler:
             response_body=result.response_body,
             error=result.error,
             request_headers=result.request_headers,
+            error_detail=result.error_detail,
+            timeout_ms=result.timeout_ms,
+            response_headers=None
+            if result.response_headers is None
+            else tuple(result.response_headers),
         )
 
         async def record(tx: Tx) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -14,6 +16,9 @@ from .. import signing
 
 USER_AGENT = "Harbor-Webhooks/1.0"
 RESPONSE_EXCERPT_BYTES = 4096
+# Response headers kept with an attempt for the dashboard: enough to debug, bounded.
+RESPONSE_HEADERS_KEPT = 64
+RESPONSE_HEADER_VALUE_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,12 @@ class AttemptResult:
     duration_ms: int
     # The headers sent, signature included; None when no request was made (a fault).
     request_headers: dict[str, str] | None = None
+    # Why a timeout or connection error happened, for people ("Connection refused by
+    # 127.0.0.1:9 …"); `error` keeps the contract's fixed values.
+    error_detail: str | None = None
+    timeout_ms: int | None = None
+    # (name, value) pairs as received, duplicates kept; None when no response came.
+    response_headers: list[tuple[str, str]] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -115,16 +126,27 @@ class Sender:
         headers = headers_for(request, timestamp)
         client = self._client()
         started = self._timer()
+        timeout_ms = int(self.timeout_seconds * 1000)
         try:
             # httpx's timeouts are per phase; a receiver trickling bytes needs a total bound.
             async with asyncio.timeout(self.timeout_seconds):
-                return await self._exchange(client, request, headers, started)
+                return await self._exchange(client, request, headers, started, timeout_ms)
         except (TimeoutError, httpx.TimeoutException):
-            return AttemptResult(None, None, "timeout", self._elapsed_ms(started), headers)
-        except (httpx.HTTPError, httpx.InvalidURL, OSError):
+            detail = (
+                f"No complete response from {_address(request.url)} within "
+                f"{_seconds(self.timeout_seconds)} s (the delivery timeout)."
+            )
+            return AttemptResult(
+                None, None, "timeout", self._elapsed_ms(started), headers, detail, timeout_ms
+            )
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             # Refused, reset, invalid HTTP, a URL httpx cannot send to: the receiver
-            # was not reached properly, whatever the detail.
-            return AttemptResult(None, None, "connection_error", self._elapsed_ms(started), headers)
+            # was not reached properly; the detail says which of these it was.
+            detail = connection_error_detail(exc, request.url)
+            elapsed_ms = self._elapsed_ms(started)
+            return AttemptResult(
+                None, None, "connection_error", elapsed_ms, headers, detail, timeout_ms
+            )
         finally:
             if len(self._idle) < self._limit:
                 self._idle.append(client)
@@ -138,6 +160,7 @@ class Sender:
         request: AttemptRequest,
         headers: dict[str, str],
         started: float,
+        timeout_ms: int,
     ) -> AttemptResult:
         # Event types may be any non-space Unicode; httpx encodes str header values as
         # ASCII and raised on `café.créé`, which left the delivery pending and retried in
@@ -154,8 +177,21 @@ class Sender:
                     break
             body = bytes(excerpt[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", "replace")
             code = response.status_code
+            received = [
+                (
+                    name.decode("latin-1"),
+                    value.decode("latin-1")[:RESPONSE_HEADER_VALUE_CHARS],
+                )
+                for name, value in response.headers.raw[:RESPONSE_HEADERS_KEPT]
+            ]
         error = "redirect" if 300 <= code < 400 else None
-        return AttemptResult(code, body, error, self._elapsed_ms(started), headers)
+        detail = None
+        if error == "redirect":
+            location = response.headers.get("location", "")[:RESPONSE_HEADER_VALUE_CHARS]
+            detail = f"Redirected to {location or '(no Location)'}; redirects are not followed."
+        return AttemptResult(
+            code, body, error, self._elapsed_ms(started), headers, detail, timeout_ms, received
+        )
 
     def _elapsed_ms(self, started: float) -> int:
         return int((self._timer() - started) * 1000)
@@ -163,3 +199,51 @@ class Sender:
     async def close(self) -> None:
         clients, self._all, self._idle = self._all, [], []
         await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from, outermost first (httpx wraps httpcore,
+    which wraps the OS error that names the cause)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _address(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname or "?"
+    except ValueError:
+        return url[:200]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def connection_error_detail(exc: BaseException, url: str) -> str:
+    """One sentence naming the cause of a connection error and the address tried."""
+    address = _address(url)
+    causes = _causes(exc)
+    innermost = str(causes[-1]) or type(causes[-1]).__name__
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed for {address}: {cause}."
+        if isinstance(cause, ConnectionRefusedError):
+            return f"Connection refused by {address} ({cause})."
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake with {address} failed: {cause}."
+        if isinstance(cause, ConnectionResetError | BrokenPipeError):
+            return f"Connection reset by {address} before a complete response ({cause})."
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return f"The URL cannot be sent to: {innermost}."
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"{address} broke the HTTP exchange: {innermost}."
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return f"Connection to {address} failed mid-exchange: {innermost or 'closed'}."
+    return f"Connecting to {address} failed: {type(causes[-1]).__name__}: {innermost}."

@@ -43,6 +43,11 @@ def _attempt(row: Row) -> Attempt:
         request_headers=None
         if row["request_headers"] is None
         else json.loads(row["request_headers"]),
+        error_detail=row["error_detail"],
+        timeout_ms=row["timeout_ms"],
+        response_headers=None
+        if row["response_headers"] is None
+        else tuple((name, value) for name, value in json.loads(row["response_headers"])),
     )
 
 
@@ -238,9 +243,13 @@ async def list_page(
     endpoint_id: str | None,
     after: Keyset | None,
     limit: int,
+    event_type: str | None = None,
+    created_from_ms: int | None = None,
+    created_before_ms: int | None = None,
 ) -> list[Delivery]:
     """Newest first. `workspace_id=None` covers every workspace (the dashboard),
-    `livemode=None` both modes (the control API's listing)."""
+    `livemode=None` both modes (the control API's listing). `event_type` is an exact type
+    or a `prefix.*` pattern; the created range is [from, before)."""
     sql = "SELECT * FROM deliveries WHERE 1 = 1"
     params: list[object] = []
     for column, value in (
@@ -253,12 +262,42 @@ async def list_page(
         if value is not None:
             sql += f" AND {column} = ?"
             params.append(value)
+    if event_type is not None and event_type != "*":
+        if event_type.endswith(".*"):
+            # substr, not LIKE: a type may hold % or _, which LIKE would read as wildcards.
+            sql += " AND substr(event_type, 1, ?) = ?"
+            params.extend((len(event_type) - 1, event_type[:-1]))
+        else:
+            sql += " AND event_type = ?"
+            params.append(event_type)
+    if created_from_ms is not None:
+        sql += " AND created_ms >= ?"
+        params.append(created_from_ms)
+    if created_before_ms is not None:
+        sql += " AND created_ms < ?"
+        params.append(created_before_ms)
     if after is not None:
         sql += " AND (created_ms, id) < (?, ?)"
         params.extend(after)
     sql += " ORDER BY created_ms DESC, id DESC LIMIT ?"
     params.append(limit)
     return [_delivery(row) for row in await db.fetch_all(sql, params)]
+
+
+async def change_marker(db: Database) -> tuple[int, int]:
+    """(newest delivery rowid, newest attempt rowid): grows whenever a delivery or an
+    attempt is added, read from the end of two B-trees, so a dashboard can poll it often."""
+    row = await db.fetch_one(
+        "SELECT (SELECT coalesce(max(rowid), 0) FROM deliveries) AS d, "
+        "(SELECT coalesce(max(rowid), 0) FROM attempts) AS a"
+    )
+    assert row is not None
+    return int(row["d"]), int(row["a"])
+
+
+async def get_attempt(db: Database, attempt_id: str) -> Attempt | None:
+    row = await db.fetch_one("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+    return None if row is None else _attempt(row)
 
 
 async def attempts_page(
@@ -314,8 +353,8 @@ async def attempts_all(db: Database) -> list[Attempt]:
 async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
     await tx.executemany(
         "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_ms, duration_ms, "
-        "response_code, response_body, error, request_headers) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "response_code, response_body, error, request_headers, error_detail, timeout_ms, "
+        "response_headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 a.id,
@@ -327,6 +366,9 @@ async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
                 a.response_body,
                 a.error,
                 _headers_json(a),
+                a.error_detail,
+                a.timeout_ms,
+                None if a.response_headers is None else json.dumps(a.response_headers),
             )
             for a in attempts
         ],

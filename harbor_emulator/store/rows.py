@@ -73,6 +73,11 @@ class Attempt:
     # What was sent (signature included), for the dashboard; None when a delivery fault
     # decided the outcome without a request, and for attempts loaded from fixtures.
     request_headers: dict[str, str] | None = None
+    # Dashboard-only (not in the API's attempt object): the cause in words, the timeout
+    # that applied, and the response headers as received; None where not recorded.
+    error_detail: str | None = None
+    timeout_ms: int | None = None
+    response_headers: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,13 @@ MIGRATIONS: tuple[str, ...] = (
         first_seen_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 5: what the dashboard needs to debug an attempt: why it failed in words (the API's
+    # `error` keeps its fixed values), the timeout that applied, the response headers.
+    """
+    ALTER TABLE attempts ADD COLUMN error_detail TEXT;
+    ALTER TABLE attempts ADD COLUMN timeout_ms INTEGER;
+    ALTER TABLE attempts ADD COLUMN response_headers TEXT;  -- JSON [[name, value], ...]
+    """,
 )
 
 # Tables emptied by POST /_control/reset, children before parents for the foreign keys.
