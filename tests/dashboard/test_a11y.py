@@ -4,7 +4,10 @@ or at 390 px (a phone), where the navigation, search and main actions stay reach
 
 from __future__ import annotations
 
+import fcntl
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,35 @@ import pytest
 from tests.conftest import Emulator
 from tests.dashboard.browser import chromium_missing_reason, chromium_page
 
-AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+HERE = Path(__file__).resolve().parent
+AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 
-_missing = chromium_missing_reason() or (
-    None if AXE.exists() else f"{AXE} is missing (cd tests/dashboard && npm ci)"
-)
+
+def _install_axe() -> str | None:
+    """npm ci of the pinned axe-core once (both xdist workers collect this module: a lock
+    keeps them from installing into one folder at once); the reason when it can't."""
+    if AXE.exists():
+        return None
+    if shutil.which("npm") is None:
+        return f"{AXE} is missing and npm is not on PATH to install it"
+    with (HERE / ".npm-install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if AXE.exists():
+            return None
+        run = subprocess.run(
+            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    if run.returncode != 0 or not AXE.exists():
+        return f"npm ci of axe-core failed: {(run.stderr or run.stdout).strip()[-300:]}"
+    return None
+
+
+_missing = chromium_missing_reason() or _install_axe()
 pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")
 
 WIDTHS = (1280, 390)
