@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.test_binary import BINARY, READY_LINE, binary  # noqa: F401  (binary: a fixture)
+from tests.test_binary import READY_LINE, binary  # noqa: F401  (binary: a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -88,6 +88,7 @@ TYPED = {
     "HarborEvent": "Event",
     "Health": ("/_control/health", "get"),
     "DrainResult": ("/_control/deliveries/drain", "post"),
+    "Snapshot": "Snapshot",
 }
 
 

@@ -18,6 +18,7 @@ import type {
   SinkRequest,
   SinkResponse,
   SinkScript,
+  Snapshot,
 } from "./types.js";
 
 export interface ConnectOptions {
@@ -77,6 +78,14 @@ export interface Faults {
   clear(): Promise<void>;
 }
 
+/** Named saves of the whole state (`/_control/snapshots`): restore instead of reset + load. */
+export interface Snapshots {
+  save(name: string): Promise<Snapshot>;
+  restore(name: string): Promise<Snapshot>;
+  list(): Promise<Snapshot[]>;
+  delete(name: string): Promise<void>;
+}
+
 export interface DeliveryFilters {
   status?: Delivery["status"];
   event_id?: string;
@@ -99,11 +108,13 @@ export interface EmulatorClient {
   readonly clock: Clock;
   readonly fixtures: Fixtures;
   readonly faults: Faults;
+  readonly snapshots: Snapshots;
   health(): Promise<Health>;
   /** Poll /_control/health until it answers; EmulatorUnreachable after `timeoutMs`. */
   waitHealthy(timeoutMs?: number): Promise<Health>;
-  /** Empty state, clock back on host time and running, start fixtures reloaded. */
-  reset(): Promise<void>;
+  /** Empty state, clock back on host time and running, start fixtures reloaded; with
+   * `seed`, seeded mode from then on (same requests, same bytes). */
+  reset(options?: { seed?: number }): Promise<void>;
   /** Wait until no delivery attempt is due or in flight. */
   drain(options?: { timeoutSeconds?: number }): Promise<DrainResult>;
   sink(name: string): Sink;
@@ -136,6 +147,7 @@ class Client implements EmulatorClient {
   readonly clock: Clock;
   readonly fixtures: Fixtures;
   readonly faults: Faults;
+  readonly snapshots: Snapshots;
 
   constructor(
     readonly url: string,
@@ -169,6 +181,12 @@ class Client implements EmulatorClient {
       remove: (id) => control("DELETE", `/faults/${segment(id)}`),
       clear: () => control("DELETE", "/faults"),
     };
+    this.snapshots = {
+      save: (name) => control("POST", "/snapshots", { name }),
+      restore: (name) => control("POST", `/snapshots/${segment(name)}/restore`),
+      list: async () => (await control<{ data: Snapshot[] }>("GET", "/snapshots")).data,
+      delete: (name) => control("DELETE", `/snapshots/${segment(name)}`),
+    };
   }
 
   health(): Promise<Health> {
@@ -191,8 +209,9 @@ class Client implements EmulatorClient {
     }
   }
 
-  async reset(): Promise<void> {
-    await this.request("POST", "/_control/reset");
+  async reset(options: { seed?: number } = {}): Promise<void> {
+    const body = options.seed === undefined ? {} : { body: { seed: options.seed } };
+    await this.request("POST", "/_control/reset", body);
   }
 
   drain(options: { timeoutSeconds?: number } = {}): Promise<DrainResult> {

@@ -10,6 +10,7 @@ export {
   type Fixtures,
   type RequestOptions,
   type Sink,
+  type Snapshots,
   type TriggerOptions,
 } from "./client.js";
 export { EmulatorStartError, EmulatorUnreachable, HarborAPIError } from "./errors.js";

@@ -147,3 +147,11 @@ export interface HarborEvent {
   created_at: string;
   livemode: boolean;
 }
+
+/** A saved state (`POST /_control/snapshots`). */
+export interface Snapshot {
+  object: "snapshot";
+  name: string;
+  created_at: string;
+  size_bytes: number;
+}
