@@ -52,6 +52,20 @@ def _pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
 
+ID_TAIL = 4
+
+
+def _id_markup(object_id: str) -> Any:
+    """An id with its last characters in bold: ids made in the same millisecond share all
+    but their end (…QE6, …QE9), which is where the eye should go to tell them apart."""
+    from markupsafe import Markup, escape
+
+    head, tail = object_id[:-ID_TAIL], object_id[-ID_TAIL:]
+    return Markup('<code class="oid">{}<b class="oid-tail">{}</b></code>').format(
+        escape(head), escape(tail)
+    )
+
+
 @functools.cache
 def environment() -> Environment:
     """Built on the first page served: Jinja2 stays off the start-up path."""
@@ -66,6 +80,7 @@ def environment() -> Environment:
     # Shorter than RFC 3339 on screen; the API and the exports keep the exact form.
     env.filters["ts"] = lambda ms: (format_ms(ms) or "—").replace("T", " ")
     env.filters["pretty"] = _pretty_json
+    env.filters["oid"] = _id_markup
     env.globals["SCOPES"] = SCOPES
     return env
 

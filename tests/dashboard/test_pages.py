@@ -110,6 +110,21 @@ def test_deliveries_fragment_is_the_table_only(
     assert "succeeded" in fragment.text
 
 
+def test_delivery_ids_in_lists_show_their_distinct_end_in_bold(
+    web: httpx.Client, emulator: Emulator, api: httpx.Client
+) -> None:
+    # Two deliveries of one event in the same millisecond: ids alike but for their end.
+    _webhook(emulator, api)
+    _webhook(emulator, api, url=f"{emulator.url}/_sink/other")
+    api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+    ids = [d["id"] for d in api.get("/v1/deliveries").json()["data"]]
+    assert len(ids) == 2
+    page = web.get("/webhooks/deliveries").text
+    for delivery_id in ids:
+        head, tail = delivery_id[:-4], delivery_id[-4:]
+        assert f'<code class="oid">{head}<b class="oid-tail">{tail}</b></code>' in page
+
+
 # -- forms: the API's errors, next to the field, nothing written --------------------------
 
 
