@@ -160,7 +160,9 @@ class Scheduler:
                 while True:
                     self._progress.clear()
                     started = await self._dispatch(target_ms, travel=True)
-                    if not self._running and not started:
+                    # An attempt that finished while the dispatch read the queue made its
+                    # rows stale (so it was skipped): read again before calling it done.
+                    if not self._running and not started and not self._finished_meanwhile:
                         break
                     if self._running:
                         await self._progress.wait()
