@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -488,6 +489,15 @@ def test_compose_example_with_podman_compose(
     assert event["id"].startswith("evt_")
 
 
+def _unix_listening(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 @pytest.fixture
 def docker_api(image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """podman's Docker-compatible API on a unix socket, for testcontainers' docker client."""
@@ -502,16 +512,16 @@ def docker_api(image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     )
     try:
         deadline = time.monotonic() + HEALTHY_TIMEOUT_SECONDS
+        # Poll with a plain socket that is always closed: a refused connect through httpx's
+        # unix transport leaves its socket to the garbage collector (a ResourceWarning).
+        while not _unix_listening(socket_path):
+            if service.poll() is not None or time.monotonic() > deadline:
+                assert service.stderr is not None
+                pytest.skip(f"podman system service did not answer: {service.stderr.read()}")
+            time.sleep(0.1)
         transport = httpx.HTTPTransport(uds=str(socket_path))
         with httpx.Client(transport=transport, base_url="http://podman") as api:
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if api.get("/_ping").status_code == 200:
-                        break
-                if service.poll() is not None or time.monotonic() > deadline:
-                    assert service.stderr is not None
-                    pytest.skip(f"podman system service did not answer: {service.stderr.read()}")
-                time.sleep(0.1)
+            assert api.get("/_ping").status_code == 200
         monkeypatch.setenv("DOCKER_HOST", f"unix://{socket_path}")
         # testcontainers reads its settings once, at import: set them on its config object.
         from testcontainers.core.config import ConnectionMode
