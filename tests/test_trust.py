@@ -10,6 +10,7 @@ import json
 import random
 import socket
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -197,14 +198,23 @@ def test_writes_racing_resets_never_fail(emulator: Emulator) -> None:
     assert failures == []
 
 
+@pytest.fixture
+def own_receiver() -> Iterator[Receiver]:
+    """A receiver of this test's own: no keep-alive connection or script of an earlier test
+    sharing the session's receiver can take one of the attempts this test counts."""
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
 def test_writes_during_an_advance_wait_for_it_and_are_stamped_at_its_end(
-    emulator: Emulator, api: httpx.Client, receiver: Receiver
+    emulator: Emulator, api: httpx.Client, own_receiver: Receiver
 ) -> None:
     """A write that arrives mid-advance happens after it (contract: Clock): the event is
     stamped at the advance's end, and an endpoint paused mid-advance still gets every attempt
     the advance ran, and nothing after the pause."""
     emulator.control("POST", "/clock/freeze")
-    webhook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["before.*"]})
+    webhook = api.post("/v1/webhooks", json={"url": own_receiver.url, "events": ["before.*"]})
     webhook = webhook.json()
     in_flight: list[socket.socket] = []
 
@@ -217,16 +227,16 @@ def test_writes_during_an_advance_wait_for_it_and_are_stamped_at_its_end(
         ):
             in_flight.append(_send_raw(emulator.url, method, path, body))
 
-    receiver.respond_with(500, Answer(status=500, before=act_mid_advance))
-    receiver.always(500)
+    own_receiver.respond_with(500, Answer(status=500, before=act_mid_advance))
+    own_receiver.always(500)
     first = api.post("/v1/events", json={"type": "before.advance", "payload": {}}).json()
-    receiver.wait_for(1)
+    own_receiver.wait_for(1)
     ended = emulator.advance(73 * 3600)
     assert [_status_of(sock) for sock in in_flight] == [201, 200]
     # The whole schedule of the first event ran inside the advance: 8 attempts.
     (delivery,) = api.get("/v1/deliveries", params={"event_id": first["id"]}).json()["data"]
     assert (delivery["attempt_count"], delivery["status"]) == (8, "failed")
-    assert len(receiver.requests) == 8
+    assert len(own_receiver.requests) == 8
     # The mid-advance event exists, stamped at the advance's end; the pause took effect after
     # the advance, and from then on the endpoint receives nothing.
     (mid,) = api.get("/v1/events", params={"type": "mid.advance"}).json()["data"]
@@ -236,7 +246,7 @@ def test_writes_during_an_advance_wait_for_it_and_are_stamped_at_its_end(
     emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 10})
     (held,) = api.get("/v1/deliveries", params={"event_id": later["id"]}).json()["data"]
     assert held["status"] == "held"
-    assert len(receiver.requests) == 8
+    assert len(own_receiver.requests) == 8
 
 
 def test_an_export_of_any_size_loads_back(emulator: Emulator, api: httpx.Client) -> None:
