@@ -13,12 +13,6 @@ from .auth import control
 from .export import export_state
 
 
-async def _read(request: Request) -> bytes:
-    # No size limit: an export must always load back (contract: Control API), and only
-    # local, same-origin callers reach this route.
-    return await request.body()
-
-
 @control
 async def load_fixtures(request: Request) -> Response:
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
@@ -35,7 +29,9 @@ async def load_fixtures(request: Request) -> Response:
     # ${HARBOR_EMULATOR_URL} is the URL this request reached: what the caller can reach us by.
     summary = await fixtures.load(
         request.app.state,
-        await _read(request),
+        # No size limit: an export must always load back (contract: Control API), and only
+        # local, same-origin callers reach this route.
+        await request.body(),
         source="request body",
         yaml_syntax=yaml_syntax,
         base_url=f"{request.url.scheme}://{request.url.netloc}",
