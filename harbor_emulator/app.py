@@ -80,8 +80,8 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         # Date is set here, not by uvicorn: in seeded mode it is emulator time, so responses
         # repeat byte for byte.
-        date = formatdate(now_ms / 1000 if state.random.seeded else None, usegmt=True)
-        extra_headers = [(b"harbor-request-id", request_id.encode()), (b"date", date.encode())]
+        date = _http_date(now_ms // 1000 if state.random.seeded else int(time.time()))
+        extra_headers = [(b"harbor-request-id", request_id.encode()), (b"date", date)]
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -106,6 +106,17 @@ class RequestIdMiddleware:
             error = HarborError("internal_error")
             response = JSONResponse(error.body(request_id), status_code=error.status)
             await response(scope, receive, send_with_id)
+
+
+_last_date: tuple[int, bytes] = (-1, b"")
+
+
+def _http_date(seconds: int) -> bytes:
+    """The Date header's value, formatted once per second: every response carries one."""
+    global _last_date
+    if _last_date[0] != seconds:
+        _last_date = (seconds, formatdate(seconds, usegmt=True).encode())
+    return _last_date[1]
 
 
 def _request_id(request: Request) -> str:

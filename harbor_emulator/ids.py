@@ -69,12 +69,14 @@ class IdFactory:
             self._last = {name: int(value) for name, value in dumped.get("last", {}).items()}
 
 
+# Two characters per 10 bits: half the steps of one per 5 bits, on the hot path of every id.
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_PAIR_SHIFTS = range(120, -1, -10)
+
+
 def _encode(value: int) -> str:
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def _decode(text: str) -> int | None:

@@ -37,7 +37,8 @@ def v1(scope: str) -> Callable[[Handler], Handler]:
         async def run(request: Request) -> Response:
             state = request.app.state
             # Injected faults come first: they stand for an outage in front of the API.
-            if fault := state.faults.take_api_fault(request.method, request.url.path):
+            # scope["path"], not request.url.path: building the URL costs ~6% of a request.
+            if fault := state.faults.take_api_fault(request.method, request.scope["path"]):
                 raise fault
             principal = state.keys.authenticate(request.headers.get("authorization"))
             state.limiter.take(principal.key)
@@ -48,7 +49,9 @@ def v1(scope: str) -> Callable[[Handler], Handler]:
                 raw = await read_body(request)
                 request.state.json = body = parse_json_object(raw)
             if principal.adopts:  # an open-sandbox key's first use or first workspace named
-                named = named_workspace(body, request.query_params)
+                # Most requests have no query string: skip parsing an empty one.
+                query = request.query_params if request.scope["query_string"] else {}
+                named = named_workspace(body, query)
                 principal = await state.keys.adopt(state.db, state.clock.now_ms(), principal, named)
             request.state.principal = principal
             if request.method == "POST" and idempotency.HEADER in request.headers:
@@ -69,7 +72,7 @@ async def _idempotent(
         state.db,
         api_key=principal.key,
         key=key,
-        fingerprint=idempotency.fingerprint(request.method, request.url.path, raw),
+        fingerprint=idempotency.fingerprint(request.method, request.scope["path"], raw),
         now_ms=state.clock.now_ms(),
     )
     if isinstance(outcome, idempotency.Replay):

@@ -13,6 +13,7 @@ dict lookup. The write runs before the request's own, so the key's default is se
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -49,6 +50,7 @@ class Principal:
             )
 
 
+@functools.lru_cache(maxsize=1024)  # a sha256 per request otherwise, for the same few keys
 def open_workspace_id(key: str) -> str:
     """The default workspace of a key that fixtures don't define: stable across restarts."""
     return "ws_" + hashlib.sha256(key.encode()).hexdigest()[:16]

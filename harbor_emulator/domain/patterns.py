@@ -7,6 +7,7 @@ Types and patterns are case-sensitive, like the plain strings they are.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -63,6 +64,15 @@ def matches_any(patterns: Iterable[str], event_type: str) -> bool:
     return any(matches(pattern, event_type) for pattern in patterns)
 
 
+# In ASCII, whitespace and control characters are exactly these: one C-level search
+# instead of a Unicode lookup per character, for the common case.
+_ASCII_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _has_forbidden(value: str) -> bool:
+    return any(char.isspace() or unicodedata.category(char) in ("Cc", "Cs") for char in value)
+
+
 def _check_text(value: str, param: str, what: str) -> None:
     if not 1 <= len(value) <= MAX_EVENT_TYPE_LENGTH:
         raise HarborError(
@@ -72,7 +82,7 @@ def _check_text(value: str, param: str, what: str) -> None:
         )
     # Lone surrogates (from JSON like "\ud800") cannot be stored as UTF-8, so they are
     # rejected here rather than failing later as a 500.
-    if any(char.isspace() or unicodedata.category(char) in ("Cc", "Cs") for char in value):
+    if _ASCII_FORBIDDEN.search(value) if value.isascii() else _has_forbidden(value):
         raise HarborError(
             "invalid_parameter",
             f"{param} must not contain whitespace or control characters.",
