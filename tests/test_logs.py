@@ -6,7 +6,10 @@ log would get it.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import logging
 import os
 import pty
 import queue
@@ -20,6 +23,7 @@ from typing import IO, Any
 
 import httpx
 
+from harbor_emulator.logs import LineHandler
 from tests.receiver import Receiver
 
 KEY = {"Authorization": "Bearer hb_test_logs"}
@@ -232,3 +236,54 @@ def test_colour_on_a_terminal_unless_no_color() -> None:
     with emulator(tty=True, env={"NO_COLOR": "1"}) as (api, lines, _):
         created = api.post("/v1/events", json={"type": "order.paid", "payload": {}})
         assert ANSI not in lines.wait_for(_request_line(created))
+
+
+class _CountingStream(io.StringIO):
+    """Counts writes: the handler's promise is one write per turn of the event loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_line_handler_writes_a_loop_turns_lines_at_its_end_in_one_write() -> None:
+    stream = _CountingStream()
+    handler = LineHandler(stream)
+    logger = logging.getLogger("harbor_emulator.tests.line_handler")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        written_during_turn: list[str] = []
+
+        async def burst() -> None:
+            for n in range(3):
+                logger.warning("line %d", n)
+            written_during_turn.append(stream.getvalue())
+            await asyncio.sleep(0)  # ends the turn: the pending lines go out now
+            await asyncio.sleep(0)
+
+        asyncio.run(burst())
+        assert written_during_turn == [""]
+        assert stream.getvalue() == "line 0\nline 1\nline 2\n"
+        assert stream.writes == 1
+
+        # Off the loop (no loop running) a line is written at once.
+        logger.warning("alone")
+        assert stream.getvalue().endswith("line 2\nalone\n")
+        assert stream.writes == 2
+
+        # flush (what logging.shutdown calls at exit) writes a line still pending.
+        async def last_words() -> None:
+            logger.warning("last")
+            assert stream.getvalue().endswith("alone\n")
+            handler.flush()
+            assert stream.getvalue().endswith("alone\nlast\n")
+
+        asyncio.run(last_words())
+        assert stream.writes == 3
+    finally:
+        logger.removeHandler(handler)
