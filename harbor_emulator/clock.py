@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -131,7 +132,13 @@ def format_ms(ms: int | None) -> str | None:
     """RFC 3339 UTC at second precision, as the contract's examples are written."""
     if ms is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+    return _format_seconds(ms // 1000)
+
+
+# Every rendered object has a time or three, and lists repeat the same few seconds.
+@functools.lru_cache(maxsize=4096)
+def _format_seconds(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def parse_timestamp(value: object, param: str) -> int:

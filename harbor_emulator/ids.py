@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -32,7 +33,7 @@ class IdFactory:
     def new(self, prefix: str, now_ms: int, channel: str = "") -> str:
         """A new id. `channel` names a separate sequence of the same prefix (the emulator's
         own requests to its sinks), so it cannot shift the ids callers see."""
-        stream_name = f"id/{prefix}/{channel}" if channel else f"id/{prefix}"
+        stream_name = _stream_name(prefix, channel)
         # Ids only need to be unique and sortable, not unguessable (secrets come from
         # `Randomness.token_bytes`): the Mersenne Twister spares a syscall per id.
         candidate = (now_ms << _RANDOM_BITS) | self.random.stream(stream_name).getrandbits(
@@ -72,6 +73,11 @@ class IdFactory:
 # Two characters per 10 bits: half the steps of one per 5 bits, on the hot path of every id.
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 _PAIR_SHIFTS = range(120, -1, -10)
+
+
+@functools.lru_cache(maxsize=256)  # a handful of prefixes; an f-string per id otherwise
+def _stream_name(prefix: str, channel: str) -> str:
+    return f"id/{prefix}/{channel}" if channel else f"id/{prefix}"
 
 
 def _encode(value: int) -> str:
