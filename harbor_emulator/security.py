@@ -168,6 +168,12 @@ class LocalSecurityMiddleware:
         if scope["type"] != "http" or _under(scope["path"], "/_sink"):
             await self.app(scope, receive, send)
             return
+        if _under(scope["path"], "/v1") and self._api_host_allowed(scope):
+            # The API's only check here is the Host (a page may not reach it under a
+            # rebinding name); the rest is for /_control and the dashboard. Most requests
+            # take this short way, which reads one header instead of six.
+            await self.app(scope, receive, send)
+            return
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
             if raw_name in _WANTED_HEADERS:
@@ -182,6 +188,12 @@ class LocalSecurityMiddleware:
             refusal.body(request_id), status_code=refusal.status, headers=refusal.headers
         )
         await response(scope, receive, send)
+
+    def _api_host_allowed(self, scope: Scope) -> bool:
+        for raw_name, raw_value in scope["headers"]:
+            if raw_name == b"host":
+                return self.hosts.allows(raw_value.decode("latin-1"))
+        return True  # no Host: not a browser (see `refusal`)
 
     def refusal(self, scope: Scope, headers: dict[str, str]) -> HarborError | None:
         """The error this request gets before routing, or None to let it through."""

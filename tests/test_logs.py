@@ -22,8 +22,15 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 import httpx
+import pytest
 
-from harbor_emulator.logs import LineHandler
+from harbor_emulator.logs import (
+    LineHandler,
+    RequestEntry,
+    access_log,
+    configure_logging,
+    log_entry,
+)
 from tests.receiver import Receiver
 
 KEY = {"Authorization": "Bearer hb_test_logs"}
@@ -287,3 +294,45 @@ def test_line_handler_writes_a_loop_turns_lines_at_its_end_in_one_write() -> Non
         assert stream.writes == 3
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_direct_path_writes_what_logging_would_and_yields_to_other_handlers(
+    log_format: str,
+) -> None:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, logging._srcfile)
+    saved_flags = (logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+    entry = RequestEntry("POST", "/v1/events", "", 201, 1.5, "req_1")
+    stream = io.StringIO()
+    try:
+        handler = configure_logging("info", log_format, stream=stream)
+        log_entry(access_log, logging.INFO, entry)  # the only handler: the direct path
+        others: list[logging.LogRecord] = []
+        collector = logging.Handler()
+        collector.emit = others.append  # type: ignore[method-assign]
+        root.addHandler(collector)  # now the record must exist: logging's own path
+        log_entry(access_log, logging.INFO, entry)
+        handler.flush()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging._srcfile = saved[2]
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = saved_flags
+    direct, through_logging = stream.getvalue().splitlines()
+    assert [record.msg for record in others] == [entry]
+    if log_format == "json":
+        first, second = json.loads(direct), json.loads(through_logging)
+        assert first.pop("time")[:19] and second.pop("time")[:19]
+        assert (
+            first
+            == second
+            == {
+                "level": "info",
+                "logger": "harbor_emulator.access",
+                **entry.fields(),
+            }
+        )
+    else:
+        assert direct.split(" ", 1)[1] == through_logging.split(" ", 1)[1]
+        assert direct.split(" ", 1)[1] == "POST /v1/events 201 1.5ms req_1"
