@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from .. import jsontext
 from ..domain import idempotency, pagination
 from ..domain.auth import Principal, named_workspace
 from ..errors import HarborError
@@ -143,6 +144,10 @@ def _finite_float(text: str) -> float:
 
 def loads_json(text: str) -> Any:
     """json.loads that refuses NaN, Infinity and numbers too large for a finite double."""
+    return jsontext.loads(text, _strict_loads)
+
+
+def _strict_loads(text: str) -> Any:
     return json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
 
 
@@ -203,7 +208,7 @@ def optional_str(body: Mapping[str, Any], name: str, max_length: int = 1024) -> 
 def compact_json(value: Any, param: str) -> str:
     """The compact form sizes are measured on: no spaces, UTF-8, non-ASCII unescaped."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return jsontext.dumps_compact(value, allow_nan=False)
     except ValueError:
         # A non-finite float that reached here by another path than a parsed body.
         raise HarborError(
@@ -225,7 +230,7 @@ def utf8_size(text: str, param: str) -> int:
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return jsontext.dumps_compact_bytes(value)
 
 
 async def commit(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 
 from .db import Database, Row, Tx
 from .rows import Event
@@ -64,7 +64,8 @@ async def insert_with_candidates(tx: Tx, event: Event) -> list[tuple[str, str, l
             event.created_ms,
         ),
     )
-    return [(c[0], c[1], c[2]) for c in json.loads(rows[0]["candidates"])]
+    # SQLite's own JSON of ids, statuses and patterns: no numbers, so orjson reads it as json would.
+    return [(c[0], c[1], c[2]) for c in orjson.loads(rows[0]["candidates"])]
 
 
 async def exists(tx: Tx, event_id: str) -> bool:
