@@ -6,6 +6,7 @@ which no well-behaved server framework will do on purpose.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import threading
@@ -46,6 +47,7 @@ class Receiver:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._release = threading.Event()
+        self._connections: set[socket.socket] = set()
         receiver = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -83,12 +85,32 @@ class Receiver:
             self._default = Answer()
 
     def close(self) -> None:
+        """Stop as a real server's process would: its open connections end too.
+
+        Left open, a keep-alive connection to a closed receiver would outlive it; a later
+        receiver given the same port by the OS would then miss requests that the emulator
+        sends down that old connection (seen as a test waiting for an attempt that the old
+        receiver's thread answered)."""
         self._release.set()
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     # -- serving -------------------------------------------------------------------------
     def _serve(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._connections.add(conn)
+        try:
+            self._serve_requests(conn)
+        finally:
+            with self._lock:
+                self._connections.discard(conn)
+
+    def _serve_requests(self, conn: socket.socket) -> None:
         conn.settimeout(30)
         reader = conn.makefile("rb")
         while True:

@@ -239,11 +239,13 @@ async def commit(
     *,
     claim: idempotency.Claim | None = None,
     status_code: int = 201,
+    inline: bool = False,
 ) -> Any:
     """Run `work` as one transaction and return what it returns (a rendered object).
 
     With an Idempotency-Key `claim`, the response body is stored in the same transaction.
-    The dashboard calls the handlers' cores with no claim.
+    The dashboard calls the handlers' cores with no claim. `inline`: `work` qualifies for
+    `Database.write_inline` (it awaits only its Tx and touches no event-loop object).
     """
 
     async def transaction(tx: Tx) -> Any:
@@ -252,6 +254,8 @@ async def commit(
             await idempotency.record(tx, claim, status_code, dumps(value), state.clock.now_ms())
         return value
 
+    if inline:
+        return await state.db.write_inline(transaction)
     return await state.db.write(transaction)
 
 

@@ -82,7 +82,9 @@ async def create(
         delivers = bool(await fanout.deliver_new_event(tx, state.ids, event, now_ms))
         return render.event(event, payload)
 
-    rendered = await commit(state, work, claim=claim)
+    # Inline: SQL, ids (locked) and rendering only, so it runs on the database thread,
+    # a whole batch of event creations in one trip there.
+    rendered = await commit(state, work, claim=claim, inline=True)
     if new_workspace:
         state.keys.note_workspace(workspace_id)
     if delivers:  # else there is nothing new for the scheduler to look at

@@ -1,4 +1,5 @@
-"""Group commit: a failing write in a batch affects only itself, on a real SQLite file."""
+"""Group commit: a failing write in a batch affects only itself, on a real SQLite file;
+inline writes run a whole batch on the database thread in one trip."""
 
 from __future__ import annotations
 
@@ -8,30 +9,35 @@ from pathlib import Path
 import pytest
 
 from harbor_emulator.store import workspaces
-from harbor_emulator.store.db import Database, Tx
+from harbor_emulator.store.db import Database, Tx, WriteWork
 
 
-def test_a_failing_write_does_not_sink_its_batch(tmp_path: Path) -> None:
+def _ensure(workspace_id: str) -> WriteWork[str]:
+    async def work(tx: Tx) -> str:
+        await workspaces.ensure(tx, workspace_id, 0)
+        return workspace_id
+
+    return work
+
+
+async def _broken(tx: Tx) -> None:
+    await workspaces.ensure(tx, "ws_broken", 0)
+    raise ValueError("this write fails after writing")
+
+
+@pytest.mark.parametrize("ways", ["write", "write_inline", "mixed"])
+def test_a_failing_write_does_not_sink_its_batch_of_any_kind(tmp_path: Path, ways: str) -> None:
     async def scenario() -> tuple[list[object], set[str]]:
         db = await Database.open(str(tmp_path / "state.db"))
         try:
-
-            def ensure(workspace_id: str):
-                async def work(tx: Tx) -> str:
-                    await workspaces.ensure(tx, workspace_id, 0)
-                    return workspace_id
-
-                return work
-
-            async def broken(tx: Tx) -> None:
-                await workspaces.ensure(tx, "ws_broken", 0)
-                raise ValueError("this write fails after writing")
-
-            # Queued together, so they share one batch.
+            first = db.write_inline if ways != "write" else db.write
+            other = db.write if ways != "write_inline" else db.write_inline
             outcomes = await asyncio.gather(
-                db.write(ensure("ws_a")),
-                db.write(broken),
-                db.write(ensure("ws_b")),
+                first(_ensure("ws_a")),
+                other(_broken),
+                first(_ensure("ws_b")),
+                other(_ensure("ws_c")),
+                first(_ensure("ws_d")),
                 return_exceptions=True,
             )
             return outcomes, await workspaces.all_ids(db)
@@ -39,9 +45,67 @@ def test_a_failing_write_does_not_sink_its_batch(tmp_path: Path) -> None:
             await db.close()
 
     outcomes, stored = asyncio.run(scenario())
-    assert outcomes[0] == "ws_a" and outcomes[2] == "ws_b"
+    assert [outcomes[0], *outcomes[2:]] == ["ws_a", "ws_b", "ws_c", "ws_d"]
     assert isinstance(outcomes[1], ValueError)
-    assert stored == {"ws_a", "ws_b"}
+    assert stored == {"ws_a", "ws_b", "ws_c", "ws_d"}
+
+
+def test_a_batch_of_inline_writes_is_one_trip_to_the_database_thread(tmp_path: Path) -> None:
+    path = str(tmp_path / "state.db")
+
+    async def scenario() -> tuple[list[str], int]:
+        db = await Database.open(path)
+        trips = 0
+        run_on_thread = db._run_on_thread
+        assert run_on_thread is not None
+
+        async def counting(*args: object) -> object:
+            nonlocal trips
+            trips += 1
+            return await run_on_thread(*args)  # type: ignore[misc]
+
+        db._run_on_thread = counting  # type: ignore[assignment]
+        try:
+            names = [f"ws_{n}" for n in range(20)]
+            return await asyncio.gather(*(db.write_inline(_ensure(n)) for n in names)), trips
+        finally:
+            await db.close()
+
+    results, trips = asyncio.run(scenario())
+    assert results == [f"ws_{n}" for n in range(20)]
+    assert trips == 1  # 20 works and their commit; a plain write takes 21 trips or more
+
+    async def reopened() -> set[str]:  # committed: on disk, for another connection
+        db = await Database.open(path)
+        try:
+            return await workspaces.all_ids(db)
+        finally:
+            await db.close()
+
+    assert asyncio.run(reopened()) == {f"ws_{n}" for n in range(20)}
+
+
+def test_an_inline_write_that_awaits_anything_else_fails_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    async def sleeps(tx: Tx) -> None:
+        await workspaces.ensure(tx, "ws_sleepy", 0)
+        await asyncio.sleep(0)  # not the database: this work may not run inline
+
+    async def scenario() -> tuple[list[object], set[str]]:
+        db = await Database.open(str(tmp_path / "state.db"))
+        try:
+            outcomes = await asyncio.gather(
+                db.write_inline(sleeps), db.write_inline(_ensure("ws_ok")), return_exceptions=True
+            )
+            return outcomes, await workspaces.all_ids(db)
+        finally:
+            await db.close()
+
+    outcomes, stored = asyncio.run(scenario())
+    assert isinstance(outcomes[0], RuntimeError) and "awaited" in str(outcomes[0])
+    assert outcomes[1] == "ws_ok"
+    assert stored == {"ws_ok"}
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
