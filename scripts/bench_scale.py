@@ -84,6 +84,7 @@ DRAIN_TIMEOUT_S = 600  # the most the drain route accepts
 TARGET_RSS_MB = 150.0
 TARGET_PAGE_RATIO = 1.5
 BUSY_LOAD = 1.0
+PROGRESS_EVERY = 100_000  # a line on stderr, so a run of minutes shows it is alive
 
 
 # -- results --------------------------------------------------------------------------
@@ -192,6 +193,8 @@ class Filler:
             while self._next < self._total:
                 i = self._next
                 self._next += 1
+                if i and i % PROGRESS_EVERY == 0:
+                    print(f"  {i:,} events sent", file=sys.stderr, flush=True)
                 body = event_body(i, self._total, self._deliveries)
                 writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
                 status, reply = await _read_response(reader)
