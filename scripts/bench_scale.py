@@ -127,6 +127,7 @@ class Probe:
 class Size:
     db_bytes: int
     wal_bytes: int
+    wal_before_checkpoint_bytes: int  # what the server's own auto-checkpoints left
     by_table: dict[str, int]  # table name -> bytes of the table and its indexes (dbstat)
 
 
@@ -404,6 +405,7 @@ def count(report: Report, db_path: Path) -> None:
 
 def measure_size(report: Report, db_path: Path) -> None:
     wal = Path(f"{db_path}-wal")
+    wal_before = wal.stat().st_size if wal.exists() else 0
     with contextlib.closing(sqlite3.connect(db_path)) as conn:
         busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
@@ -418,6 +420,7 @@ def measure_size(report: Report, db_path: Path) -> None:
     report.size = Size(
         db_bytes=db_path.stat().st_size,
         wal_bytes=wal.stat().st_size if wal.exists() else 0,
+        wal_before_checkpoint_bytes=wal_before,
         by_table=by_table,
     )
 
@@ -526,7 +529,8 @@ def print_report(report: Report) -> None:
         total = size.db_bytes + size.wal_bytes
         print(
             f"\ndatabase after a checkpoint: {size.db_bytes:,} B + WAL {size.wal_bytes:,} B"
-            f" = {total / report.events:,.0f} B per event (whole file)"
+            f" = {total / report.events:,.0f} B per event (whole file); the WAL before"
+            f" it: {size.wal_before_checkpoint_bytes:,} B"
         )
         tables = size.by_table
         if tables:
