@@ -42,7 +42,6 @@ import contextlib
 import http.client
 import json
 import os
-import shlex
 import sqlite3
 import statistics
 import sys
@@ -582,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                 deliveries=args.deliveries,
                 concurrency=args.concurrency,
                 paused=args.paused,
-                emulator_cmd=shlex.join(shlex.split(args.emulator_cmd)),
+                emulator_cmd=args.emulator_cmd,
                 db_filesystem=filesystem_type(workdir),
                 load_before=os.getloadavg()[0],
             )
