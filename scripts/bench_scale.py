@@ -324,7 +324,8 @@ def walk_and_read(
     deep_path = f"{path}?{urlencode(base | {'cursor': cursor} if cursor else base)}"
     first_path = f"{path}?{urlencode(base)}"
     deep_page = client.ok("GET", deep_path)
-    counted = len(seen) + len(deep_page["data"])
+    seen.update(item["id"] for item in deep_page["data"])
+    counted = len(seen)
     expected = min(rows, deep * args.limit)
     walk_ok = deep == 1 or (ordered and counted == expected and cursor is not None)
     firsts, deeps = [], []
