@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from . import pages
 from .db import Database, Row, Tx
 from .rows import Attempt, Delivery, Target
 
@@ -250,37 +251,31 @@ async def list_page(
     """Newest first. `workspace_id=None` covers every workspace (the dashboard),
     `livemode=None` both modes (the control API's listing). `event_type` is an exact type
     or a `prefix.*` pattern; the created range is [from, before)."""
-    sql = "SELECT * FROM deliveries WHERE 1 = 1"
-    params: list[object] = []
-    for column, value in (
-        ("livemode", None if livemode is None else int(livemode)),
-        ("workspace_id", workspace_id),
-        ("status", status),
-        ("event_id", event_id),
-        ("endpoint_id", endpoint_id),
-    ):
-        if value is not None:
-            sql += f" AND {column} = ?"
-            params.append(value)
+    filters: list[tuple[str, object]] = [
+        (f"{column} = ?", value)
+        for column, value in (
+            ("workspace_id", workspace_id),
+            ("status", status),
+            ("event_id", event_id),
+            ("endpoint_id", endpoint_id),
+        )
+        if value is not None
+    ]
     if event_type is not None and event_type != "*":
         if event_type.endswith(".*"):
             # substr, not LIKE: a type may hold % or _, which LIKE would read as wildcards.
-            sql += " AND substr(event_type, 1, ?) = ?"
-            params.extend((len(event_type) - 1, event_type[:-1]))
+            filters.append((f"substr(event_type, 1, {len(event_type) - 1}) = ?", event_type[:-1]))
         else:
-            sql += " AND event_type = ?"
-            params.append(event_type)
+            filters.append(("event_type = ?", event_type))
     if created_from_ms is not None:
-        sql += " AND created_ms >= ?"
-        params.append(created_from_ms)
+        filters.append(("created_ms >= ?", created_from_ms))
     if created_before_ms is not None:
-        sql += " AND created_ms < ?"
-        params.append(created_before_ms)
-    if after is not None:
-        sql += " AND (created_ms, id) < (?, ?)"
-        params.extend(after)
-    sql += " ORDER BY created_ms DESC, id DESC LIMIT ?"
-    params.append(limit)
+        filters.append(("created_ms < ?", created_before_ms))
+    # An event has a handful of deliveries; left to itself the planner walks the
+    # workspace's time index down to the event instead, which grows with the deliveries
+    # made since.
+    source = "deliveries INDEXED BY deliveries_by_event" if event_id is not None else "deliveries"
+    sql, params = pages.newest_first(source, filters, livemode=livemode, after=after, limit=limit)
     return [_delivery(row) for row in await db.fetch_all(sql, params)]
 
 

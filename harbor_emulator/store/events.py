@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 
+from . import pages
 from .db import Database, Row, Tx
 from .rows import Event
 
@@ -93,21 +94,12 @@ async def list_page(
     `workspace_id=None` covers every workspace (the dashboard's "All workspaces"),
     `livemode=None` both modes (the control API's listing).
     """
-    sql = "SELECT * FROM events WHERE 1 = 1"
-    params: list[object] = []
-    for column, value in (
-        ("livemode", None if livemode is None else int(livemode)),
-        ("workspace_id", workspace_id),
-        ("type", event_type),
-    ):
-        if value is not None:
-            sql += f" AND {column} = ?"
-            params.append(value)
-    if after is not None:
-        sql += " AND (created_ms, id) < (?, ?)"
-        params.extend(after)
-    sql += " ORDER BY created_ms DESC, id DESC LIMIT ?"
-    params.append(limit)
+    filters = [
+        (f"{column} = ?", value)
+        for column, value in (("workspace_id", workspace_id), ("type", event_type))
+        if value is not None
+    ]
+    sql, params = pages.newest_first("events", filters, livemode=livemode, after=after, limit=limit)
     return [_row(row) for row in await db.fetch_all(sql, params)]
 
 

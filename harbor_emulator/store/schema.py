@@ -147,6 +147,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE attempts ADD COLUMN timeout_ms INTEGER;
     ALTER TABLE attempts ADD COLUMN response_headers TEXT;  -- JSON [[name, value], ...]
     """,
+    # 6: lists across workspaces (the dashboard's "All workspaces", /_control/events and
+    # /_control/deliveries) read a page from an index range, as /v1 lists do from the
+    # workspace's, instead of scanning and sorting the whole table for every page.
+    """
+    CREATE INDEX events_by_mode ON events (livemode, created_ms, id);
+    CREATE INDEX deliveries_by_mode ON deliveries (livemode, created_ms, id);
+    """,
 )
 
 # Tables emptied by POST /_control/reset, children before parents for the foreign keys.
