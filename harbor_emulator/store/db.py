@@ -254,11 +254,7 @@ class Database:
         hold up every write queued behind it. If it raises, its changes are rolled back
         and the exception is raised here; other writes of the same batch are unaffected.
         """
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
-        if self._writer_task is None or self._writer_task.done():
-            self._writer_task = asyncio.create_task(self._run_writes())
-        return await future
+        return await self._enqueue(work)  # type: ignore[no-any-return]
 
     async def write_inline(self, work: WriteWork[T]) -> T:
         """`write(work)` for work that awaits nothing but its Tx (and is safe to run on
@@ -269,11 +265,14 @@ class Database:
         thread instead of one per statement plus one for the commit. The hot paths (event
         creation) use it; anything else keeps `write`.
         """
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((_Inline(work), future))
+        return await self._enqueue(_Inline(work))  # type: ignore[no-any-return]
+
+    def _enqueue(self, item: WriteWork[Any] | _Inline | _Alone) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
         if self._writer_task is None or self._writer_task.done():
             self._writer_task = asyncio.create_task(self._run_writes())
-        return await future
+        return future
 
     async def _run_writes(self) -> None:
         while self._queue:
@@ -303,11 +302,7 @@ class Database:
 
     async def _alone(self, work: AloneWork[T]) -> T:
         """Run `work(writer)` between two write batches, with no transaction open."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((_Alone(work), future))
-        if self._writer_task is None or self._writer_task.done():
-            self._writer_task = asyncio.create_task(self._run_writes())
-        return await future
+        return await self._enqueue(_Alone(work))  # type: ignore[no-any-return]
 
     # -- snapshots -------------------------------------------------------------------
     async def backup_to(self, path: str) -> None:
