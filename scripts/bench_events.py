@@ -540,7 +540,7 @@ def format_report(report: Report) -> str:
         f"wrk -t1 on core {WRK_CORE}; databases on {report.db_filesystem}",
         "",
     ]
-    labels = {EMULATOR: "emulator --db", BASELINE: "baseline"}
+    labels = {EMULATOR: EMULATOR, BASELINE: BASELINE}
     labels |= {p.name: f"{p.name} {p.version}" for p in report.peers}
     width = max(len(label) for label in [*labels.values(), "emulator/baseline"])
     lines.append(" " * width + "".join(f"{f'c={c}':>18} " for c in report.concurrencies))
