@@ -77,8 +77,6 @@ def headers_for(request: AttemptRequest, timestamp: int) -> dict[str, str]:
 KEEPALIVE_EXPIRY_SECONDS = 1.5
 # What httpx's client sends besides ours, in its order, so receivers see the same request.
 _CLIENT_HEADERS = ("Accept", "Accept-Encoding", "Connection")
-# httpcore's words for a connection the server closed before any response came back.
-_NO_RESPONSE = "Server disconnected without sending a response."
 
 
 class _Probe:
@@ -98,17 +96,16 @@ class _Probe:
             self.answered = True
 
     def stale(self, exc: BaseException) -> bool:
-        """True when a reused connection was found closed before any response: the
-        receiver closed it while idle, so it never saw the request (it was never read)."""
+        """True when a reused connection was reset before any response head: the receiver
+        closed it with the request unread (its kernel answers a closed socket, or one
+        closed with unread data, with a reset), so it cannot have processed it. A plain
+        close (no response, no reset) is not retried: the receiver may have read the
+        request before closing."""
         if self.connected or self.answered:
             return False
-        if isinstance(exc, httpx.RemoteProtocolError):
-            return str(exc) == _NO_RESPONSE
-        if isinstance(exc, httpx.ReadError | httpx.WriteError):
-            return any(
-                isinstance(cause, ConnectionResetError | BrokenPipeError) for cause in _causes(exc)
-            )
-        return False
+        return any(
+            isinstance(cause, ConnectionResetError | BrokenPipeError) for cause in _causes(exc)
+        )
 
 
 class Sender:
@@ -241,12 +238,12 @@ class Sender:
         )
         try:
             response = await transport.handle_async_request(outgoing)
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        except (httpx.ReadError, httpx.WriteError) as exc:
             if not (first_try and probe.stale(exc)):
                 raise
             # The receiver closed the pooled connection as this attempt reused it, and
             # never read the request: send it once more, at once, on a new connection, as
-            # browsers and urllib3 do. It is still one attempt.
+            # browsers do. It is still one attempt.
             return await self._exchange(transport, url, request, headers, started, first_try=False)
         response.request = outgoing
         try:
