@@ -155,8 +155,10 @@ class Scheduler:
             except Exception:
                 log.exception("delivery dispatch failed; retrying in a second")
                 delay = 1.0
+            # asyncio.timeout, not wait_for: no task made per wake (one per attempt).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     async def _seconds_to_next_due(self) -> float | None:
         if self._clock.frozen or self._sending >= self._concurrency:
@@ -203,7 +205,8 @@ class Scheduler:
             if self._running and remaining > 0:
                 # Not drained while anything runs; its end sets progress: no need to count.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._progress.wait(), min(remaining, 0.5))
+                    async with asyncio.timeout(min(remaining, 0.5)):
+                        await self._progress.wait()
                 continue
             pending = await deliveries.count_due(self._db, self._clock.now_ms())
             pending = max(pending, len(self._running))
@@ -212,7 +215,8 @@ class Scheduler:
                 return pending
             self.wake()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), min(remaining, 0.5))
+                async with asyncio.timeout(min(remaining, 0.5)):
+                    await self._progress.wait()
 
     # -- dispatching -------------------------------------------------------------------
     async def _dispatch(self, horizon_ms: int, *, travel: bool) -> int:
@@ -223,18 +227,6 @@ class Scheduler:
     async def _dispatch_locked(self, horizon_ms: int, *, travel: bool) -> int:
         if self._sending >= self._concurrency:
             return 0
-        candidates = [
-            (delivery, target)
-            for delivery, target in await deliveries.due(
-                self._db,
-                horizon_ms=horizon_ms,
-                per_endpoint=self._per_endpoint,
-                limit=self._concurrency * 2 + len(self._running),
-            )
-            if delivery.id not in self._running
-        ]
-        if not candidates:
-            return 0
         busy: dict[str, int] = {}
         # An attempt being recorded may retry at once (a zero delay): nothing scheduled at
         # or after that retry starts before it is recorded, as when recording held the slot.
@@ -244,6 +236,21 @@ class Scheduler:
                 busy[running.endpoint_id] = busy.get(running.endpoint_id, 0) + 1
             else:
                 recording_barrier = min(recording_barrier, running.retry_not_before_ms)
+        free = self._concurrency - self._sending
+        now = time.monotonic()
+        # Rows in flight, resting or of a full endpoint are not read, and no endpoint gives
+        # more rows than slots are free (plus one): each row costs its envelope and keys,
+        # and the fast-forward reads the queue once per attempt.
+        candidates = await deliveries.due(
+            self._db,
+            horizon_ms=horizon_ms,
+            per_endpoint=min(self._per_endpoint, free + 1),
+            limit=self._concurrency * 2,
+            exclude=[*self._running, *(d for d, until in self._resting.items() if until > now)],
+            full_endpoints=[e for e, n in busy.items() if n >= self._per_endpoint],
+        )
+        if not candidates:
+            return 0
         started = 0
         for delivery, target in candidates:
             if self._sending >= self._concurrency:
@@ -388,6 +395,9 @@ class Scheduler:
         # The receiver is done with it and its id is taken: the next attempt may go out
         # while this one is written (seeded runs still send, and take ids, in due order).
         self._release_slot(delivery.id, retry_at)
+        # Let the woken dispatcher send its queue read first: the next attempt waits on
+        # it, while this write can run as that attempt waits on its receiver.
+        await asyncio.sleep(0)
         await self._record_retrying(attempt, status, retry_at, first_ms)
         logs.delivery_attempt(target, attempt, status, retry_at)
 

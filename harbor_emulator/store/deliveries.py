@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from .db import Database, Row, Tx
@@ -90,11 +90,19 @@ async def insert_many(tx: Tx, deliveries: Sequence[Delivery]) -> None:
 
 
 async def due(
-    db: Database, *, horizon_ms: int, per_endpoint: int, limit: int
+    db: Database,
+    *,
+    horizon_ms: int,
+    per_endpoint: int,
+    limit: int,
+    exclude: Collection[str] = (),
+    full_endpoints: Collection[str] = (),
 ) -> list[tuple[Delivery, Target]]:
     """Pending deliveries due by `horizon_ms`, oldest due first, at most `per_endpoint` per
     endpoint (so a backlog for one endpoint cannot hide the others' due deliveries), each
-    with its endpoint and signing keys: one round trip per dispatch."""
+    with its endpoint and signing keys: one round trip per dispatch. Deliveries in
+    `exclude` (in flight: their rows are still pending) and endpoints in `full_endpoints`
+    (no free slot) are left out, so they take none of the rows read."""
     # One index probe per endpoint (deliveries_due_by_endpoint), so the cost follows the
     # number of endpoints, not the size of the backlog.
     rows = await db.fetch_all(
@@ -104,9 +112,17 @@ async def due(
         "  WHERE k.endpoint_id = e.id ORDER BY k.created_ms DESC, k.id DESC)) AS e_keys"
         " FROM endpoints AS e JOIN deliveries AS d ON d.id IN ("
         "  SELECT id FROM deliveries WHERE endpoint_id = e.id AND status = 'pending'"
-        "  AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?"
-        ") ORDER BY d.next_attempt_ms, d.id LIMIT ?",
-        (horizon_ms, per_endpoint, limit),
+        "  AND next_attempt_ms <= :horizon AND id NOT IN (SELECT value FROM json_each(:exclude))"
+        "  ORDER BY next_attempt_ms, id LIMIT :per_endpoint"
+        ") WHERE e.id NOT IN (SELECT value FROM json_each(:full))"
+        " ORDER BY d.next_attempt_ms, d.id LIMIT :limit",
+        {
+            "horizon": horizon_ms,
+            "exclude": json.dumps(list(exclude)),
+            "per_endpoint": per_endpoint,
+            "full": json.dumps(list(full_endpoints)),
+            "limit": limit,
+        },
     )
     return [
         (
