@@ -17,7 +17,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from .. import logs
@@ -49,7 +49,20 @@ class _Running:
     endpoint_id: str
     scheduled_ms: int
     # When this attempt's retry would fall if it fails: nothing later may start before.
+    # Once the outcome is known (the attempt is being recorded), when it really falls.
     retry_not_before_ms: float
+    # False once the receiver has answered: the attempt no longer holds a sending slot
+    # while its outcome is written, but its delivery is still not due again before then.
+    sending: bool = True
+
+
+@dataclass(slots=True)
+class _Outcome:
+    attempt: Attempt
+    status: str
+    next_attempt_ms: int | None
+    first_attempt_ms: int
+    recorded: asyncio.Future[None]
 
 
 class Scheduler:
@@ -72,7 +85,12 @@ class Scheduler:
         self._per_endpoint = max(1, concurrency // 4)
         self._take_fault = take_fault
         self._running: dict[str, _Running] = {}
+        self._sending = 0  # the entries of _running still waiting on their receiver
         self._tasks: set[asyncio.Task[None]] = set()
+        # Outcomes waiting for the next write, which records them all in one transaction.
+        self._unrecorded: list[_Outcome] = []
+        self._record_queued = False
+        self._writes: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._travel_lock = asyncio.Lock()
@@ -102,6 +120,7 @@ class Scheduler:
             self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
         await self.cancel_running()
+        await asyncio.gather(*self._writes, return_exceptions=True)
         await self._sender.close()
 
     @contextlib.asynccontextmanager
@@ -136,12 +155,16 @@ class Scheduler:
             except Exception:
                 log.exception("delivery dispatch failed; retrying in a second")
                 delay = 1.0
+            # asyncio.timeout, not wait_for: no task made per wake (one per attempt).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     async def _seconds_to_next_due(self) -> float | None:
-        if self._clock.frozen:
-            return None  # only a clock change or new work can make anything due
+        if self._clock.frozen or self._sending >= self._concurrency:
+            # Only a clock change, new work or a finishing attempt (each wakes us) can
+            # make anything startable.
+            return None
         next_due = await deliveries.next_due_ms(self._db)
         if next_due is None:
             return None
@@ -178,6 +201,13 @@ class Scheduler:
         deadline = loop.time() + timeout_seconds
         while True:
             self._progress.clear()
+            remaining = deadline - loop.time()
+            if self._running and remaining > 0:
+                # Not drained while anything runs; its end sets progress: no need to count.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(remaining, 0.5)):
+                        await self._progress.wait()
+                continue
             pending = await deliveries.count_due(self._db, self._clock.now_ms())
             pending = max(pending, len(self._running))
             remaining = deadline - loop.time()
@@ -185,7 +215,8 @@ class Scheduler:
                 return pending
             self.wake()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), min(remaining, 0.5))
+                async with asyncio.timeout(min(remaining, 0.5)):
+                    await self._progress.wait()
 
     # -- dispatching -------------------------------------------------------------------
     async def _dispatch(self, horizon_ms: int, *, travel: bool) -> int:
@@ -194,26 +225,35 @@ class Scheduler:
             return await self._dispatch_locked(horizon_ms, travel=travel)
 
     async def _dispatch_locked(self, horizon_ms: int, *, travel: bool) -> int:
-        if len(self._running) >= self._concurrency:
-            return 0
-        candidates = [
-            (delivery, target)
-            for delivery, target in await deliveries.due(
-                self._db,
-                horizon_ms=horizon_ms,
-                per_endpoint=self._per_endpoint,
-                limit=self._concurrency * 2 + len(self._running),
-            )
-            if delivery.id not in self._running
-        ]
-        if not candidates:
+        if self._sending >= self._concurrency:
             return 0
         busy: dict[str, int] = {}
+        # An attempt being recorded may retry at once (a zero delay): nothing scheduled at
+        # or after that retry starts before it is recorded, as when recording held the slot.
+        recording_barrier = math.inf
         for running in self._running.values():
-            busy[running.endpoint_id] = busy.get(running.endpoint_id, 0) + 1
+            if running.sending:
+                busy[running.endpoint_id] = busy.get(running.endpoint_id, 0) + 1
+            else:
+                recording_barrier = min(recording_barrier, running.retry_not_before_ms)
+        free = self._concurrency - self._sending
+        now = time.monotonic()
+        # Rows in flight, resting or of a full endpoint are not read, and no endpoint gives
+        # more rows than slots are free (plus one): each row costs its envelope and keys,
+        # and the fast-forward reads the queue once per attempt.
+        candidates = await deliveries.due(
+            self._db,
+            horizon_ms=horizon_ms,
+            per_endpoint=min(self._per_endpoint, free + 1),
+            limit=self._concurrency * 2,
+            exclude=[*self._running, *(d for d, until in self._resting.items() if until > now)],
+            full_endpoints=[e for e, n in busy.items() if n >= self._per_endpoint],
+        )
+        if not candidates:
+            return 0
         started = 0
         for delivery, target in candidates:
-            if len(self._running) >= self._concurrency:
+            if self._sending >= self._concurrency:
                 break
             if delivery.id in self._running or delivery.id in self._finished_meanwhile:
                 continue
@@ -225,6 +265,8 @@ class Scheduler:
                 continue
             scheduled_ms = delivery.next_attempt_ms
             assert scheduled_ms is not None  # pending deliveries are always scheduled
+            if scheduled_ms >= recording_barrier:
+                break
             if travel:
                 barrier = min(
                     (r.retry_not_before_ms for r in self._running.values()), default=math.inf
@@ -246,6 +288,7 @@ class Scheduler:
             self._running[delivery.id] = _Running(
                 delivery.endpoint_id, scheduled_ms, math.inf if retry_at is None else retry_at
             )
+            self._sending += 1
             busy[delivery.endpoint_id] = busy.get(delivery.endpoint_id, 0) + 1
             # During an advance, attempts carry their scheduled time (contract).
             stamp_ms = scheduled_ms if travel else max(scheduled_ms, self._clock.now_ms())
@@ -279,6 +322,7 @@ class Scheduler:
             log.exception("delivery attempt %s failed unexpectedly", delivery.id)
             self._resting[delivery.id] = time.monotonic() + BUG_BACKOFF_SECONDS
         finally:
+            self._release_slot(delivery.id, None)
             self._running.pop(delivery.id, None)
             self._finished_meanwhile.add(delivery.id)
             self._progress.set()
@@ -348,16 +392,28 @@ class Scheduler:
             if result.response_headers is None
             else tuple(result.response_headers),
         )
-
-        async def record(tx: Tx) -> None:
-            await deliveries.record_attempt(
-                tx, attempt, status=status, next_attempt_ms=retry_at, first_attempt_ms=first_ms
-            )
-
-        await self._write_retrying(record)
+        # The receiver is done with it and its id is taken: the next attempt may go out
+        # while this one is written (seeded runs still send, and take ids, in due order).
+        self._release_slot(delivery.id, retry_at)
+        # Let the woken dispatcher send its queue read first: the next attempt waits on
+        # it, while this write can run as that attempt waits on its receiver.
+        await asyncio.sleep(0)
+        await self._record_retrying(attempt, status, retry_at, first_ms)
         logs.delivery_attempt(target, attempt, status, retry_at)
 
-    async def _write_retrying(self, work: Callable[[Tx], Awaitable[None]]) -> None:
+    def _release_slot(self, delivery_id: str, retry_at: int | None) -> None:
+        running = self._running.get(delivery_id)
+        if running is None or not running.sending:
+            return
+        running.sending = False
+        running.retry_not_before_ms = math.inf if retry_at is None else retry_at
+        self._sending -= 1
+        self._progress.set()
+        self.wake()
+
+    async def _record_retrying(
+        self, attempt: Attempt, status: str, retry_at: int | None, first_ms: int
+    ) -> None:
         """Write an attempt's outcome, waiting out a short storage fault: the receiver has
         seen this attempt, so giving up at once would make it repeat. The write is one
         transaction with the attempt's own id: retried, it is never recorded twice."""
@@ -365,14 +421,63 @@ class Scheduler:
         deadline = loop.time() + RECORD_RETRY_SECONDS
         delay = 0.05
         while True:
+            outcome = _Outcome(attempt, status, retry_at, first_ms, loop.create_future())
+            self._unrecorded.append(outcome)
+            if not self._record_queued:
+                self._record_queued = True
+                # Not one of _tasks: cancelling attempts (reset) must not drop the write
+                # that other attempts' outcomes wait on.
+                task = asyncio.create_task(self._write_unrecorded())
+                self._writes.add(task)
+                task.add_done_callback(self._writes.discard)
             try:
-                await self._db.write(work)
+                # Shielded: a cancelled attempt (reset) leaves the shared write to finish.
+                await asyncio.shield(outcome.recorded)
                 return
             except HarborError as exc:
                 if exc.code != "storage_unavailable" or loop.time() + delay > deadline:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+    async def _write_unrecorded(self) -> None:
+        """Record every outcome queued until the writer gets to it, in one transaction:
+        attempts finishing together cost one write, not one each."""
+        batch: list[_Outcome] = []
+
+        def take() -> None:
+            if not batch:
+                self._record_queued = False
+                batch.extend(self._unrecorded)
+                self._unrecorded.clear()
+
+        async def record(tx: Tx) -> None:
+            # Run again alone if another write of its group commit failed: that rolled
+            # this batch back too, so all of it is written again.
+            take()
+            await deliveries.record_attempts(
+                tx,
+                [
+                    deliveries.AttemptOutcome(
+                        o.attempt, o.status, o.next_attempt_ms, o.first_attempt_ms
+                    )
+                    for o in batch
+                ],
+            )
+
+        try:
+            await self._db.write(record)
+        except Exception as exc:
+            take()
+            for outcome in batch:
+                if not outcome.recorded.done():
+                    outcome.recorded.set_exception(exc)
+                    # Retrieved by its attempt, unless a reset cancelled that meanwhile.
+                    outcome.recorded.exception()
+        else:
+            for outcome in batch:
+                if not outcome.recorded.done():
+                    outcome.recorded.set_result(None)
 
 
 def _fault_result(outcome: FaultOutcome) -> AttemptResult:

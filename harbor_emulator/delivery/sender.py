@@ -71,12 +71,52 @@ def headers_for(request: AttemptRequest, timestamp: int) -> dict[str, str]:
     return headers
 
 
+# Idle keep-alive connections are closed after this long, before receivers close them:
+# Node and uvicorn drop an idle connection after 5 s (httpx's own default expiry, so the
+# two raced), gunicorn after 2 s. A request written as the receiver closes is lost.
+KEEPALIVE_EXPIRY_SECONDS = 1.5
+# What httpx's client sends besides ours, in its order, so receivers see the same request.
+_CLIENT_HEADERS = ("Accept", "Accept-Encoding", "Connection")
+
+
+class _Probe:
+    """httpcore's trace hook, per attempt: did it open a connection, did a response head
+    come back. Together they tell a stale pooled connection from a receiver that failed."""
+
+    __slots__ = ("answered", "connected")
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.answered = False
+
+    async def __call__(self, name: str, info: dict[str, object]) -> None:
+        if name == "connection.connect_tcp.started":
+            self.connected = True
+        elif name == "http11.receive_response_headers.complete":
+            self.answered = True
+
+    def stale(self, exc: BaseException) -> bool:
+        """True when a reused connection was reset before any response head: the receiver
+        closed it with the request unread (its kernel answers a closed socket, or one
+        closed with unread data, with a reset), so it cannot have processed it. A plain
+        close (no response, no reset) is not retried: the receiver may have read the
+        request before closing."""
+        if self.connected or self.answered:
+            return False
+        return any(
+            isinstance(cause, ConnectionResetError | BrokenPipeError) for cause in _causes(exc)
+        )
+
+
 class Sender:
-    """Sends attempts with a pool of httpx clients, one per concurrent attempt.
+    """Sends attempts with a pool of httpx transports, one per concurrent attempt.
 
     One AsyncClient shared by many concurrent senders collapses under load (its connection
-    pool serialises them, encode/httpx#3215); a client per slot keeps each attempt on its
-    own keep-alive connection.
+    pool serialises them, encode/httpx#3215); a transport per slot keeps each attempt on
+    its own keep-alive connection. Transports, not clients: a client's per-request work
+    (URL parsing, header merging, its cookie jar, auth and redirect flows) cost as much as
+    the exchange itself, and its cookie jar sent a receiver's cookies back with later
+    attempts, which a webhook sender must not do.
     """
 
     def __init__(
@@ -92,31 +132,48 @@ class Sender:
         self.timeout_seconds = timeout_seconds
         self._timestamp = timestamp
         self._timer = timer
-        self._timeout = httpx.Timeout(timeout_seconds)
-        self._idle: list[httpx.AsyncClient] = []
-        self._all: list[httpx.AsyncClient] = []
+        self._timeout = httpx.Timeout(timeout_seconds).as_dict()
+        self._idle: list[httpx.AsyncHTTPTransport] = []
+        self._all: list[httpx.AsyncHTTPTransport] = []
         self._limit = concurrency
         self._ssl_context: ssl.SSLContext | None = None
+        self._client_headers: list[tuple[bytes, bytes]] = []
+        # Parsed once per endpoint URL: httpx parses a str URL on every request.
+        self._urls: dict[str, httpx.URL] = {}
 
-    def _client(self) -> httpx.AsyncClient:
+    def _transport(self) -> httpx.AsyncHTTPTransport:
         if self._idle:
             return self._idle.pop()
         if self._ssl_context is None:
-            # Built once and shared: each client building its own (httpx's default) loads
-            # the CA bundle again, tens of ms of blocked event loop per client, which the
-            # first burst of N attempts paid N times over. Same settings as httpx's default
-            # with trust_env=False; an SSLContext is safe to share between connections.
+            # Built once and shared: each transport building its own (httpx's default)
+            # loads the CA bundle again, tens of ms of blocked event loop per transport,
+            # which the first burst of N attempts paid N times over. Same settings as
+            # httpx's default with trust_env=False; an SSLContext is safe to share.
             self._ssl_context = httpx.create_ssl_context(trust_env=False)
-        client = httpx.AsyncClient(
+            defaults = httpx.AsyncClient(verify=self._ssl_context, trust_env=False).headers
+            self._client_headers = [
+                (name.encode("ascii"), defaults[name].encode("ascii")) for name in _CLIENT_HEADERS
+            ]
+        transport = httpx.AsyncHTTPTransport(
             verify=self._ssl_context,
-            timeout=self._timeout,
-            follow_redirects=False,
-            # Each client serves one attempt at a time: one connection is all it needs.
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            # Each transport serves one attempt at a time: one connection is all it needs.
+            limits=httpx.Limits(
+                max_connections=1,
+                max_keepalive_connections=1,
+                keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+            ),
             trust_env=False,
         )
-        self._all.append(client)
-        return client
+        self._all.append(transport)
+        return transport
+
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= 1024:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     async def send(self, request: AttemptRequest) -> AttemptResult:
         # Harbor-Timestamp is host time by contract, not emulator time, so receivers'
@@ -124,13 +181,14 @@ class Sender:
         # runs use emulator time instead, so signatures repeat byte for byte.
         timestamp = int(self._timestamp())
         headers = headers_for(request, timestamp)
-        client = self._client()
+        transport = self._transport()
         started = self._timer()
         timeout_ms = int(self.timeout_seconds * 1000)
         try:
             # httpx's timeouts are per phase; a receiver trickling bytes needs a total bound.
             async with asyncio.timeout(self.timeout_seconds):
-                return await self._exchange(client, request, headers, started, timeout_ms)
+                url = self._url(request.url)
+                return await self._exchange(transport, url, request, headers, started)
         except (TimeoutError, httpx.TimeoutException):
             detail = (
                 f"No complete response from {_address(request.url)} within "
@@ -149,46 +207,66 @@ class Sender:
             )
         finally:
             if len(self._idle) < self._limit:
-                self._idle.append(client)
+                self._idle.append(transport)
             else:
-                self._all.remove(client)
-                await client.aclose()
+                self._all.remove(transport)
+                await transport.aclose()
 
     async def _exchange(
         self,
-        client: httpx.AsyncClient,
+        transport: httpx.AsyncHTTPTransport,
+        url: httpx.URL,
         request: AttemptRequest,
         headers: dict[str, str],
         started: float,
-        timeout_ms: int,
+        *,
+        first_try: bool = True,
     ) -> AttemptResult:
         # Event types may be any non-space Unicode; httpx encodes str header values as
         # ASCII and raised on `café.créé`, which left the delivery pending and retried in
         # a hot loop. UTF-8 bytes are valid field content (RFC 9110 obs-text).
-        wire = {name: value.encode("utf-8") for name, value in headers.items()}
-        async with client.stream(
-            "POST", request.url, content=request.body, headers=wire
-        ) as response:
+        wire = self._client_headers + [
+            (name.encode("ascii"), value.encode("utf-8")) for name, value in headers.items()
+        ]
+        probe = _Probe()
+        outgoing = httpx.Request(
+            "POST",
+            url,
+            content=request.body,
+            headers=wire,
+            extensions={"timeout": self._timeout, "trace": probe},
+        )
+        try:
+            response = await transport.handle_async_request(outgoing)
+        except (httpx.ReadError, httpx.WriteError) as exc:
+            if not (first_try and probe.stale(exc)):
+                raise
+            # The receiver closed the pooled connection as this attempt reused it, and
+            # never read the request: send it once more, at once, on a new connection, as
+            # browsers do. It is still one attempt.
+            return await self._exchange(transport, url, request, headers, started, first_try=False)
+        response.request = outgoing
+        try:
             excerpt = bytearray()
             # Read only what the attempt record keeps, so a 50 MB answer costs 4 KB.
             async for chunk in response.aiter_bytes():
                 excerpt += chunk
                 if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
                     break
-            body = bytes(excerpt[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", "replace")
-            code = response.status_code
-            received = [
-                (
-                    name.decode("latin-1"),
-                    value.decode("latin-1")[:RESPONSE_HEADER_VALUE_CHARS],
-                )
-                for name, value in response.headers.raw[:RESPONSE_HEADERS_KEPT]
-            ]
+        finally:
+            await response.aclose()
+        body = bytes(excerpt[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", "replace")
+        code = response.status_code
+        received = [
+            (name.decode("latin-1"), value.decode("latin-1")[:RESPONSE_HEADER_VALUE_CHARS])
+            for name, value in response.headers.raw[:RESPONSE_HEADERS_KEPT]
+        ]
         error = "redirect" if 300 <= code < 400 else None
         detail = None
         if error == "redirect":
             location = response.headers.get("location", "")[:RESPONSE_HEADER_VALUE_CHARS]
             detail = f"Redirected to {location or '(no Location)'}; redirects are not followed."
+        timeout_ms = int(self.timeout_seconds * 1000)
         return AttemptResult(
             code, body, error, self._elapsed_ms(started), headers, detail, timeout_ms, received
         )
@@ -197,8 +275,8 @@ class Sender:
         return int((self._timer() - started) * 1000)
 
     async def close(self) -> None:
-        clients, self._all, self._idle = self._all, [], []
-        await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
+        transports, self._all, self._idle = self._all, [], []
+        await asyncio.gather(*(t.aclose() for t in transports), return_exceptions=True)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
 from . import pages
 from .db import Database, Row, Tx
@@ -90,11 +91,19 @@ async def insert_many(tx: Tx, deliveries: Sequence[Delivery]) -> None:
 
 
 async def due(
-    db: Database, *, horizon_ms: int, per_endpoint: int, limit: int
+    db: Database,
+    *,
+    horizon_ms: int,
+    per_endpoint: int,
+    limit: int,
+    exclude: Collection[str] = (),
+    full_endpoints: Collection[str] = (),
 ) -> list[tuple[Delivery, Target]]:
     """Pending deliveries due by `horizon_ms`, oldest due first, at most `per_endpoint` per
     endpoint (so a backlog for one endpoint cannot hide the others' due deliveries), each
-    with its endpoint and signing keys: one round trip per dispatch."""
+    with its endpoint and signing keys: one round trip per dispatch. Deliveries in
+    `exclude` (in flight: their rows are still pending) and endpoints in `full_endpoints`
+    (no free slot) are left out, so they take none of the rows read."""
     # One index probe per endpoint (deliveries_due_by_endpoint), so the cost follows the
     # number of endpoints, not the size of the backlog.
     rows = await db.fetch_all(
@@ -104,9 +113,17 @@ async def due(
         "  WHERE k.endpoint_id = e.id ORDER BY k.created_ms DESC, k.id DESC)) AS e_keys"
         " FROM endpoints AS e JOIN deliveries AS d ON d.id IN ("
         "  SELECT id FROM deliveries WHERE endpoint_id = e.id AND status = 'pending'"
-        "  AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?"
-        ") ORDER BY d.next_attempt_ms, d.id LIMIT ?",
-        (horizon_ms, per_endpoint, limit),
+        "  AND next_attempt_ms <= :horizon AND id NOT IN (SELECT value FROM json_each(:exclude))"
+        "  ORDER BY next_attempt_ms, id LIMIT :per_endpoint"
+        ") WHERE e.id NOT IN (SELECT value FROM json_each(:full))"
+        " ORDER BY d.next_attempt_ms, d.id LIMIT :limit",
+        {
+            "horizon": horizon_ms,
+            "exclude": json.dumps(list(exclude)),
+            "per_endpoint": per_endpoint,
+            "full": json.dumps(list(full_endpoints)),
+            "limit": limit,
+        },
     )
     return [
         (
@@ -173,42 +190,54 @@ async def release_held(tx: Tx, endpoint_id: str, now_ms: int) -> int:
     )
 
 
-async def record_attempt(
-    tx: Tx,
-    attempt: Attempt,
-    *,
-    status: str,
-    next_attempt_ms: int | None,
-    first_attempt_ms: int,
-) -> bool:
-    """Store one attempt and move its delivery on. A delivery that was cancelled, held or
-    replayed meanwhile keeps that status; the attempt is still recorded, as it happened."""
-    # One UPDATE instead of two: every SET expression reads the row as it was before the
-    # statement, so the CASEs test the status and schedule the attempt was made for. The
-    # INSERT goes through executemany, one trip to the database thread instead of two
-    # (execute, close). Three trips per attempt instead of six: at a few thousand attempts
-    # a second, each trip's thread hand-off is a large part of the event loop's time.
-    exists = await tx.execute(
-        "UPDATE deliveries SET attempt_count = attempt_count + 1, response_code = :code, "
-        "last_attempt_ms = :at, first_attempt_ms = COALESCE(first_attempt_ms, :first), "
-        "status = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
-        "THEN :status ELSE status END, "
-        "next_attempt_ms = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
-        "THEN :next ELSE next_attempt_ms END "
-        "WHERE id = :id",
-        {
-            "code": attempt.response_code,
-            "at": attempt.attempted_ms,
-            "first": first_attempt_ms,
-            "status": status,
-            "next": next_attempt_ms,
-            "id": attempt.delivery_id,
-        },
+class AttemptOutcome(NamedTuple):
+    """One attempt to record and where it moves its delivery: `status` and `next_attempt_ms`
+    as the attempt decided them, `first_attempt_ms` kept if the delivery has one already."""
+
+    attempt: Attempt
+    status: str
+    next_attempt_ms: int | None
+    first_attempt_ms: int
+
+
+# Every SET expression reads the row as it was before the statement, so the CASEs test the
+# status and schedule the attempt was made for: a delivery cancelled, held or replayed
+# meanwhile keeps that status, and the attempt is still recorded, as it happened.
+_MOVE_ON = (
+    "UPDATE deliveries SET attempt_count = attempt_count + 1, response_code = :code, "
+    "last_attempt_ms = :at, first_attempt_ms = COALESCE(first_attempt_ms, :first), "
+    "status = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
+    "THEN :status ELSE status END, "
+    "next_attempt_ms = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
+    "THEN :next ELSE next_attempt_ms END "
+    "WHERE id = :id"
+)
+
+
+def _move_on_params(outcome: AttemptOutcome) -> dict[str, object]:
+    return {
+        "code": outcome.attempt.response_code,
+        "at": outcome.attempt.attempted_ms,
+        "first": outcome.first_attempt_ms,
+        "status": outcome.status,
+        "next": outcome.next_attempt_ms,
+        "id": outcome.attempt.delivery_id,
+    }
+
+
+async def record_attempts(tx: Tx, outcomes: Sequence[AttemptOutcome]) -> None:
+    """Store attempts and move their deliveries on: two trips to the database thread for
+    any number of attempts (at a few thousand a second, each trip's thread hand-off is a
+    large part of the event loop's time). An attempt whose delivery is gone (the state was
+    reset while it ran) is left out."""
+    if not outcomes:
+        return
+    await tx.executemany(_MOVE_ON, [_move_on_params(o) for o in outcomes])
+    await tx.executemany(
+        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+        "WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)",
+        [(*_attempt_params(o.attempt), o.attempt.delivery_id) for o in outcomes],
     )
-    if not exists:  # the state was reset while the attempt ran
-        return False
-    await insert_attempts(tx, [attempt])
-    return True
 
 
 async def replay(tx: Tx, delivery_id: str, now_ms: int) -> int:
@@ -345,26 +374,31 @@ async def attempts_all(db: Database) -> list[Attempt]:
     return [_attempt(row) for row in rows]
 
 
+_ATTEMPT_COLUMNS = (
+    "id, delivery_id, attempt_number, attempted_ms, duration_ms, response_code, "
+    "response_body, error, request_headers, error_detail, timeout_ms, response_headers"
+)
+
+
+def _attempt_params(a: Attempt) -> tuple[object, ...]:
+    return (
+        a.id,
+        a.delivery_id,
+        a.attempt_number,
+        a.attempted_ms,
+        a.duration_ms,
+        a.response_code,
+        a.response_body,
+        a.error,
+        _headers_json(a),
+        a.error_detail,
+        a.timeout_ms,
+        None if a.response_headers is None else json.dumps(a.response_headers),
+    )
+
+
 async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
     await tx.executemany(
-        "INSERT INTO attempts (id, delivery_id, attempt_number, attempted_ms, duration_ms, "
-        "response_code, response_body, error, request_headers, error_detail, timeout_ms, "
-        "response_headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                a.id,
-                a.delivery_id,
-                a.attempt_number,
-                a.attempted_ms,
-                a.duration_ms,
-                a.response_code,
-                a.response_body,
-                a.error,
-                _headers_json(a),
-                a.error_detail,
-                a.timeout_ms,
-                None if a.response_headers is None else json.dumps(a.response_headers),
-            )
-            for a in attempts
-        ],
+        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [_attempt_params(a) for a in attempts],
     )
