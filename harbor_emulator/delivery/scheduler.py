@@ -441,34 +441,24 @@ class Scheduler:
             delay = min(delay * 2, 1.0)
 
     async def _write_unrecorded(self) -> None:
-        """Record every outcome queued until the writer gets to it, in one transaction:
-        attempts finishing together cost one write, not one each."""
-        batch: list[_Outcome] = []
-
-        def take() -> None:
-            if not batch:
-                self._record_queued = False
-                batch.extend(self._unrecorded)
-                self._unrecorded.clear()
+        """Record every outcome queued until this task runs, in one transaction: attempts
+        finishing together cost one write, not one each. Taken here, on the loop's thread,
+        so the write itself is only SQL and runs inline on the database thread (outcomes
+        queued meanwhile start the next write, which the group commit joins to this one's
+        trip when it can)."""
+        batch, self._unrecorded = self._unrecorded, []
+        self._record_queued = False
+        outcomes = [
+            deliveries.AttemptOutcome(o.attempt, o.status, o.next_attempt_ms, o.first_attempt_ms)
+            for o in batch
+        ]
 
         async def record(tx: Tx) -> None:
-            # Run again alone if another write of its group commit failed: that rolled
-            # this batch back too, so all of it is written again.
-            take()
-            await deliveries.record_attempts(
-                tx,
-                [
-                    deliveries.AttemptOutcome(
-                        o.attempt, o.status, o.next_attempt_ms, o.first_attempt_ms
-                    )
-                    for o in batch
-                ],
-            )
+            await deliveries.record_attempts(tx, outcomes)
 
         try:
-            await self._db.write(record)
+            await self._db.write_inline(record)
         except Exception as exc:
-            take()
             for outcome in batch:
                 if not outcome.recorded.done():
                     outcome.recorded.set_exception(exc)
