@@ -522,7 +522,11 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             "// The webhook receiver of a shop that uses Harbor: it verif…",
         )
     },
-    # ---- docs/soak.md, docs/testing.md
+    # ---- docs/performance.md, docs/soak.md, docs/testing.md
+    "docs/performance.md: python scripts/bench_events.py --repeat 3": Skip(
+        "benchmarks of minutes; tests/test_bench_scripts.py and tests/test_bench_scale.py run "
+        "them small"
+    ),
     "docs/soak.md: scripts/test -q tests/test_ids.py": Skip(
         "a soak of minutes; tests/test_soak.py runs it briefly"
     ),
