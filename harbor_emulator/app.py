@@ -10,6 +10,7 @@ from email.utils import formatdate
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -56,6 +57,23 @@ from .security import LocalSecurityMiddleware
 from .store.db import Database, Tx
 
 log = logging.getLogger("harbor_emulator")
+
+
+class AppState(State):
+    """`app.state` whose values are plain attributes as well.
+
+    Starlette's State answers every read through a Python `__getattr__`, and a request
+    reads the state a dozen times (clock, ids, keys, limiter, database...): here a read is
+    an ordinary attribute lookup. Writes keep State's own mapping in step.
+    """
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        object.__setattr__(self, key, value)
+        self._state[key] = value
+
+    def __delattr__(self, key: str) -> None:
+        object.__delattr__(self, key)
+        del self._state[key]
 
 
 class RequestIdMiddleware:
@@ -286,6 +304,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         exception_handlers={HarborError: harbor_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
+    app.state = AppState()
     # The middleware needs ids and the clock before the lifespan has run (e.g. to stamp
     # an error); these two are cheap and stateless enough to exist from construction.
     app.state.random = Randomness(config.seed)
