@@ -10,7 +10,6 @@ from email.utils import formatdate
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -49,6 +48,7 @@ from .domain.auth import KeyRegistry
 from .domain.idempotency import IdempotencyGuard
 from .domain.ratelimit import RateLimiter
 from .errors import HarborError
+from .fast_state import AttributeState
 from .gate import StateGate, StateGateMiddleware
 from .ids import IdFactory
 from .logs import AccessLogMiddleware
@@ -57,23 +57,6 @@ from .security import LocalSecurityMiddleware
 from .store.db import Database, Tx
 
 log = logging.getLogger("harbor_emulator")
-
-
-class AppState(State):
-    """`app.state` whose values are plain attributes as well.
-
-    Starlette's State answers every read through a Python `__getattr__`, and a request
-    reads the state a dozen times (clock, ids, keys, limiter, database...): here a read is
-    an ordinary attribute lookup. Writes keep State's own mapping in step.
-    """
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        object.__setattr__(self, key, value)
-        self._state[key] = value
-
-    def __delattr__(self, key: str) -> None:
-        object.__delattr__(self, key)
-        del self._state[key]
 
 
 class RequestIdMiddleware:
@@ -304,7 +287,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
         exception_handlers={HarborError: harbor_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
-    app.state = AppState()
+    app.state = AttributeState()
     # The middleware needs ids and the clock before the lifespan has run (e.g. to stamp
     # an error); these two are cheap and stateless enough to exist from construction.
     app.state.random = Randomness(config.seed)

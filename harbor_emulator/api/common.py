@@ -20,6 +20,7 @@ from .. import jsontext
 from ..domain import idempotency, pagination
 from ..domain.auth import Principal, named_workspace
 from ..errors import HarborError
+from ..fast_state import AttributeState
 from ..store.db import Tx
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -36,6 +37,8 @@ def v1(scope: str) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def run(request: Request) -> Response:
+            # Starlette caches `request.state` here; this one reads at attribute speed.
+            request._state = AttributeState(request.scope.setdefault("state", {}))
             state = request.app.state
             # Injected faults come first: they stand for an outage in front of the API.
             # scope["path"], not request.url.path: building the URL costs ~6% of a request.
