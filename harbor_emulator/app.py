@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -109,15 +110,10 @@ class RequestIdMiddleware:
             await response(scope, receive, send_with_id)
 
 
-_last_date: tuple[int, bytes] = (-1, b"")
-
-
+@functools.lru_cache(maxsize=4)
 def _http_date(seconds: int) -> bytes:
     """The Date header's value, formatted once per second: every response carries one."""
-    global _last_date
-    if _last_date[0] != seconds:
-        _last_date = (seconds, formatdate(seconds, usegmt=True).encode())
-    return _last_date[1]
+    return formatdate(seconds, usegmt=True).encode()
 
 
 def _request_id(request: Request) -> str:

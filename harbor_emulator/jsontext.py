@@ -47,7 +47,7 @@ def dumps_compact(value: Any, *, allow_nan: bool = True) -> str:
     encoded = _orjson(value)
     if encoded is not None:
         return encoded.decode("utf-8")
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan)
+    return _standard(value, allow_nan)
 
 
 def dumps_compact_bytes(value: Any) -> bytes:
@@ -55,7 +55,11 @@ def dumps_compact_bytes(value: Any) -> bytes:
     encoded = _orjson(value)
     if encoded is not None:
         return encoded
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _standard(value, True).encode("utf-8")
+
+
+def _standard(value: Any, allow_nan: bool) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan)
 
 
 def _orjson(value: Any) -> bytes | None:

@@ -58,10 +58,9 @@ class _Running:
 
 @dataclass(slots=True)
 class _Outcome:
-    attempt: Attempt
-    status: str
-    next_attempt_ms: int | None
-    first_attempt_ms: int
+    """An attempt's outcome waiting for the next write, and the future that write sets."""
+
+    outcome: deliveries.AttemptOutcome
     recorded: asyncio.Future[None]
 
 
@@ -421,7 +420,10 @@ class Scheduler:
         deadline = loop.time() + RECORD_RETRY_SECONDS
         delay = 0.05
         while True:
-            outcome = _Outcome(attempt, status, retry_at, first_ms, loop.create_future())
+            outcome = _Outcome(
+                deliveries.AttemptOutcome(attempt, status, retry_at, first_ms),
+                loop.create_future(),
+            )
             self._unrecorded.append(outcome)
             if not self._record_queued:
                 self._record_queued = True
@@ -448,10 +450,7 @@ class Scheduler:
         trip when it can)."""
         batch, self._unrecorded = self._unrecorded, []
         self._record_queued = False
-        outcomes = [
-            deliveries.AttemptOutcome(o.attempt, o.status, o.next_attempt_ms, o.first_attempt_ms)
-            for o in batch
-        ]
+        outcomes = [queued.outcome for queued in batch]
 
         async def record(tx: Tx) -> None:
             await deliveries.record_attempts(tx, outcomes)
