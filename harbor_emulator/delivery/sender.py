@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import signing
+from .plainhttp import DeliveryTransport
 
 USER_AGENT = "Harbor-Webhooks/1.0"
 RESPONSE_EXCERPT_BYTES = 4096
@@ -133,28 +134,39 @@ class Sender:
         self._timestamp = timestamp
         self._timer = timer
         self._timeout = httpx.Timeout(timeout_seconds).as_dict()
-        self._idle: list[httpx.AsyncHTTPTransport] = []
-        self._all: list[httpx.AsyncHTTPTransport] = []
+        self._idle: list[DeliveryTransport] = []
+        self._all: list[DeliveryTransport] = []
         self._limit = concurrency
         self._ssl_context: ssl.SSLContext | None = None
         self._client_headers: list[tuple[bytes, bytes]] = []
         # Parsed once per endpoint URL: httpx parses a str URL on every request.
         self._urls: dict[str, httpx.URL] = {}
 
-    def _transport(self) -> httpx.AsyncHTTPTransport:
+    def _transport(self) -> DeliveryTransport:
         if self._idle:
             return self._idle.pop()
+        if not self._client_headers:
+            # verify=False: the client is built only to read its default headers, and a
+            # verifying one would load the CA bundle for nothing.
+            defaults = httpx.AsyncClient(verify=False, trust_env=False).headers
+            self._client_headers = [
+                (name.encode("ascii"), defaults[name].encode("ascii")) for name in _CLIENT_HEADERS
+            ]
+        transport = DeliveryTransport(
+            keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS, fallback=self._httpx_transport
+        )
+        self._all.append(transport)
+        return transport
+
+    def _httpx_transport(self) -> httpx.AsyncHTTPTransport:
+        """httpx's own transport, for https (and all URLs without httptools)."""
         if self._ssl_context is None:
             # Built once and shared: each transport building its own (httpx's default)
             # loads the CA bundle again, tens of ms of blocked event loop per transport,
             # which the first burst of N attempts paid N times over. Same settings as
             # httpx's default with trust_env=False; an SSLContext is safe to share.
             self._ssl_context = httpx.create_ssl_context(trust_env=False)
-            defaults = httpx.AsyncClient(verify=self._ssl_context, trust_env=False).headers
-            self._client_headers = [
-                (name.encode("ascii"), defaults[name].encode("ascii")) for name in _CLIENT_HEADERS
-            ]
-        transport = httpx.AsyncHTTPTransport(
+        return httpx.AsyncHTTPTransport(
             verify=self._ssl_context,
             # Each transport serves one attempt at a time: one connection is all it needs.
             limits=httpx.Limits(
@@ -164,8 +176,6 @@ class Sender:
             ),
             trust_env=False,
         )
-        self._all.append(transport)
-        return transport
 
     def _url(self, url: str) -> httpx.URL:
         parsed = self._urls.get(url)
@@ -214,7 +224,7 @@ class Sender:
 
     async def _exchange(
         self,
-        transport: httpx.AsyncHTTPTransport,
+        transport: DeliveryTransport,
         url: httpx.URL,
         request: AttemptRequest,
         headers: dict[str, str],
