@@ -2,12 +2,14 @@
 
 N asyncio workers take (url, body, secrets, …) items from one shared list and POST each
 once with the headers of the contract, signed with harbor_emulator.signing like the
-emulator signs them, and nothing else: no queue, no database, no retries. With
-`shared_client` all workers share one httpx.AsyncClient with httpx's default pool
-limits; otherwise each worker owns a client, created before the clock starts.
+emulator signs them, and nothing else: no queue, no database, no retries. `client`:
+"own" (the default): each worker owns an httpx.AsyncClient, created before the clock
+starts; "shared": all workers share one, with httpx's default pool limits; "lean": each
+worker owns the emulator's own transport (harbor_emulator.delivery.plainhttp), so the
+emulator can be compared with a sender that has its HTTP client and nothing else.
 
 Reads a job (JSON) from the file named by its only argument:
-    {"concurrency": 16, "shared_client": false, "timeout_seconds": 10,
+    {"concurrency": 16, "client": "own", "timeout_seconds": 10,
      "requests": [{"url", "body", "delivery_id", "event_type", "secrets": [...]}, ...]}
 and prints one line of JSON: {"count", "elapsed_s", "durations_ms", "statuses", "errors"}.
 It runs on uvloop, as the emulator does under uvicorn.
@@ -25,13 +27,31 @@ from typing import Any
 import httpx
 import uvloop
 
-from harbor_emulator.delivery.sender import USER_AGENT
+from harbor_emulator.delivery.plainhttp import DeliveryTransport
+from harbor_emulator.delivery.sender import KEEPALIVE_EXPIRY_SECONDS, USER_AGENT
 from harbor_emulator.signing import signature_header
+
+
+class LeanClient:
+    """`post` over one transport, read to the end, as the emulator's sender does."""
+
+    def __init__(self, transport: DeliveryTransport) -> None:
+        self._transport = transport
+
+    async def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        request = httpx.Request("POST", url, content=content, headers=headers)
+        response = await self._transport.handle_async_request(request)
+        await response.aread()
+        await response.aclose()
+        return response
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
 
 async def run(job: dict[str, Any]) -> dict[str, Any]:
     concurrency: int = job["concurrency"]
-    shared: bool = job["shared_client"]
+    mode: str = job.get("client", "own")
     timeout = httpx.Timeout(float(job.get("timeout_seconds", 10)))
     items: list[dict[str, Any]] = job["requests"]
     bodies = [item["body"].encode() for item in items]
@@ -40,14 +60,25 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
         # Redirects not followed and no proxy from the environment, as in the emulator.
         return httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
 
-    clients = [new_client()] * concurrency if shared else [new_client() for _ in range(concurrency)]
+    def new_lean() -> LeanClient:
+        return LeanClient(
+            DeliveryTransport(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS, fallback=new_client)
+        )
+
+    clients: list[Any]
+    if mode == "shared":
+        clients = [new_client()] * concurrency
+    elif mode == "lean":
+        clients = [new_lean() for _ in range(concurrency)]
+    else:
+        clients = [new_client() for _ in range(concurrency)]
     durations: list[float] = []
     statuses: dict[str, int] = {}
     errors = 0
     # One iterator shared by every worker: next() never awaits, so no item goes twice.
     work: Iterator[int] = iter(range(len(items)))
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: httpx.AsyncClient | LeanClient) -> None:
         nonlocal errors
         for index in work:
             item, body = items[index], bodies[index]

@@ -17,7 +17,9 @@ and 20): emulator/bare deliveries per second >= 0.7 at 1, 16 and 64 concurrent a
    the same receiver; only 4 endpoints can use all N slots, and the targets apply to that.
    The bare sender (scripts/_bench_bare_sender.py) then posts the same envelopes with the
    same signed headers from N asyncio workers, each owning an httpx.AsyncClient, with
-   no queue or database; `--shared-client` adds a variant whose workers share one client.
+   no queue or database; `--shared-client` adds a variant whose workers share one client,
+   and `--lean-bare` one whose workers each own the emulator's own HTTP transport
+   (delivery/plainhttp.py), which shows what the engine costs beyond its HTTP client.
 2. Fast-forward. A webhook to a receiver that always answers 500, created paused; 1,000
    events; the clock frozen; resume and drain (the 1,000 first attempts), then one
    POST /_control/clock/advance {"duration": "72h"} (attempts 2-8). The receiver counts
@@ -107,7 +109,7 @@ REFERENCE = (
 
 @dataclass
 class Sample:
-    """One timed run: `target` is emulator, bare or bare-shared."""
+    """One timed run: `target` is emulator, bare, bare-shared or bare-lean."""
 
     target: str
     concurrency: int
@@ -177,6 +179,7 @@ class FastForward:
     problems: list[str] = field(default_factory=list)
     # The bare sender, the same requests to the same receiver (None: not run).
     bare: Sample | None = None
+    bare_lean: Sample | None = None
 
     @property
     def total_s(self) -> float:
@@ -202,6 +205,7 @@ class Report:
     emulator_cmd: str
     repeat: int = 1
     shared_client: bool = False
+    lean_bare: bool = False
     samples: list[Sample] = field(default_factory=list)
     fast_forward: FastForward | None = None
     # 1-minute load averages around the bench: on 2 cores, anything else running skews
@@ -231,8 +235,9 @@ class Report:
         ]
         if self.fast_forward:
             out += [f"fast-forward: {p}" for p in self.fast_forward.problems]
-            if self.fast_forward.bare:
-                out += [f"fast-forward bare: {p}" for p in self.fast_forward.bare.problems]
+            for bare in (self.fast_forward.bare, self.fast_forward.bare_lean):
+                if bare:
+                    out += [f"fast-forward {bare.target}: {p}" for p in bare.problems]
         return out
 
     def targets(self) -> list[Target]:
@@ -263,6 +268,7 @@ class Report:
             for c in self.concurrencies
             for t, e in [("emulator", 1), ("emulator", CAP_ENDPOINTS), ("bare", 1)]
             + ([("bare-shared", 1)] if self.shared_client else [])
+            + ([("bare-lean", 1)] if self.lean_bare else [])
         ]
         out["runs"] = [asdict(r) for t, c, e in cells if (r := self.run(t, c, e)) is not None]
         out["ratios"] = {
@@ -276,6 +282,7 @@ class Report:
                 "attempts": ff.attempts,
                 "attempts_per_s": ff.attempts / ff.total_s if ff.total_s else 0.0,
                 "bare_per_s": ff.bare.rate if ff.bare else None,
+                "bare_lean_per_s": ff.bare_lean.rate if ff.bare_lean else None,
             }
         out["targets"] = [asdict(t) for t in self.targets()]
         out["problems"] = self.problems
@@ -457,12 +464,13 @@ class Bench:
         requests: list[dict[str, Any]],
         concurrency: int,
         *,
-        shared: bool,
+        client: str = "own",
         expected_status: str = "200",
     ) -> Sample:
+        """`client`: own (an httpx client per worker), shared or lean (see the bare sender)."""
         self._runs += 1
         job_path = self.workdir / f"bare{self._runs}.json"
-        job = {"concurrency": concurrency, "shared_client": shared, "requests": requests}
+        job = {"concurrency": concurrency, "client": client, "requests": requests}
         job_path.write_text(json.dumps(job))
         argv = ["taskset", "-c", EMULATOR_CORE, sys.executable, str(BARE_SENDER), str(job_path)]
         proc = subprocess.Popen(
@@ -486,13 +494,13 @@ class Bench:
             problems.append(f"{result['errors']} requests failed (connection/timeout)")
         if other := {k: n for k, n in result["statuses"].items() if k != expected_status}:
             problems.append(f"answers other than {expected_status}: {other}")
-        target = "bare-shared" if shared else "bare"
+        target = {"own": "bare", "shared": "bare-shared", "lean": "bare-lean"}[client]
         return Sample.of(
             target, concurrency, 1, result["elapsed_s"], result["durations_ms"], problems
         )
 
     async def throughput(
-        self, receiver: str, concurrencies: list[int], repeat: int, shared: bool
+        self, receiver: str, concurrencies: list[int], repeat: int, shared: bool, lean: bool
     ) -> list[Sample]:
         samples: list[Sample] = []
         for c in concurrencies:
@@ -504,13 +512,18 @@ class Bench:
                     samples.append(sample)
                     requests = requests or sent  # the 1-endpoint bodies, to one URL
                 self.log(f"  bare: c={c}, one client per worker, run {rep + 1}")
-                samples.append(self.bare_run(requests, c, shared=False))
+                samples.append(self.bare_run(requests, c))
                 if shared:
                     self.log(f"  bare: c={c}, one shared client, run {rep + 1}")
-                    samples.append(self.bare_run(requests, c, shared=True))
+                    samples.append(self.bare_run(requests, c, client="shared"))
+                if lean:
+                    self.log(f"  bare: c={c}, the emulator's transport, run {rep + 1}")
+                    samples.append(self.bare_run(requests, c, client="lean"))
         return samples
 
-    async def fast_forward(self, receiver: str, deliveries: int, concurrency: int) -> FastForward:
+    async def fast_forward(
+        self, receiver: str, deliveries: int, concurrency: int, *, lean: bool = False
+    ) -> FastForward:
         proc, port, name = self.start_emulator(concurrency)
         api = Api(port)
         stats = httpx.AsyncClient(base_url=receiver, trust_env=False)
@@ -576,9 +589,13 @@ class Bench:
             for delivery in export["deliveries"]
         ] * FF_ATTEMPTS
         self.log(f"  bare: {len(requests)} requests to the failing receiver")
-        result.bare = self.bare_run(
-            requests, max(1, concurrency // 4), shared=False, expected_status="500"
-        )
+        workers = max(1, concurrency // 4)
+        result.bare = self.bare_run(requests, workers, expected_status="500")
+        if lean:
+            self.log(f"  bare: {len(requests)} requests, the emulator's transport")
+            result.bare_lean = self.bare_run(
+                requests, workers, client="lean", expected_status="500"
+            )
         return result
 
 
@@ -610,6 +627,8 @@ def format_report(report: Report) -> str:
     )
     if report.shared_client:
         header += f"  {'shared dlv/s':>12} {'p99 ms':>7}"
+    if report.lean_bare:
+        header += f"  {'lean dlv/s':>10} {'p99 ms':>7}"
     header += f"  {'ratio 1ep':>9} {'ratio 4ep':>9}"
     lines.append(header)
 
@@ -629,12 +648,19 @@ def format_report(report: Report) -> str:
         )
         if report.shared_client:
             row += f" {cell(report.run('bare-shared', c), 12)}"
+        if report.lean_bare:
+            row += f" {cell(report.run('bare-lean', c))}"
         row += f" {ratio(report.ratio(c, 1))} {ratio(report.ratio(c, CAP_ENDPOINTS))}"
         lines.append(row)
     lines += ["", REFERENCE]
     if report.shared_client:
         lines.append(
             "  (shared: one httpx.AsyncClient with httpx's default pool limits for all workers)"
+        )
+    if report.lean_bare:
+        lines.append(
+            "  (lean: the bare sender with the emulator's own HTTP transport, "
+            "delivery/plainhttp.py, one per worker; the ratios stay against bare)"
         )
     if ff := report.fast_forward:
         lines += [
@@ -650,12 +676,14 @@ def format_report(report: Report) -> str:
             f"attempts  {ff.attempts / ff.total_s if ff.total_s else 0:7.1f} attempts/s "
             "(attempts as counted by the receiver)",
         ]
-        if bare := ff.bare:
+        for bare, what in ((ff.bare, "bare sender"), (ff.bare_lean, "bare, lean transport")):
+            if bare is None:
+                continue
             ratio = (ff.attempts / ff.total_s) / bare.rate if ff.total_s and bare.rate else 0.0
             lines.append(
-                f"  bare sender, same {bare.deliveries} requests, {bare.concurrency} workers "
+                f"  {what}, same {bare.deliveries} requests, {bare.concurrency} workers "
                 f"(the emulator's slots for one endpoint): {bare.seconds:7.2f} s  "
-                f"{bare.rate:7.1f} requests/s  ratio emulator/bare {ratio:.2f}"
+                f"{bare.rate:7.1f} requests/s  ratio emulator/{bare.target} {ratio:.2f}"
             )
         if not ff.problems:
             lines.append(
@@ -710,6 +738,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also run the bare sender with one httpx.AsyncClient shared by all workers",
     )
     parser.add_argument(
+        "--lean-bare",
+        action="store_true",
+        help="also run the bare sender with the emulator's own HTTP transport",
+    )
+    parser.add_argument(
         "--ff-deliveries", type=int, default=1000, help="fast-forward deliveries; 0 skips it"
     )
     parser.add_argument(
@@ -736,13 +769,13 @@ async def run_bench(bench: Bench, args: argparse.Namespace, report: Report) -> N
     receiver = bench.start_receiver("receiver", 200)
     bench.log(f"throughput: receiver {receiver}, {args.deliveries} deliveries per run")
     report.samples = await bench.throughput(
-        receiver, args.concurrencies, args.repeat, args.shared_client
+        receiver, args.concurrencies, args.repeat, args.shared_client, args.lean_bare
     )
     if args.ff_deliveries:
         failing = bench.start_receiver("failing", 500)
         bench.log(f"fast-forward: {args.ff_deliveries} deliveries to {failing} (500)")
         report.fast_forward = await bench.fast_forward(
-            failing, args.ff_deliveries, args.ff_concurrency
+            failing, args.ff_deliveries, args.ff_concurrency, lean=args.lean_bare
         )
 
 
@@ -761,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         emulator_cmd,
         repeat=args.repeat,
         shared_client=args.shared_client,
+        lean_bare=args.lean_bare,
     )
     try:
         with tempfile.TemporaryDirectory(prefix="bench_delivery_") as tmp:

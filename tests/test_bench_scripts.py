@@ -256,3 +256,37 @@ def test_a_one_second_run_with_the_baseline_as_emulator(tmp_path: Path) -> None:
     ]
     assert all(r["requests"] > 0 and not r["flagged"] for r in data["runs"])
     assert data["peers"] == [] and data["flagged"] is False
+
+
+def test_a_short_delivery_run_with_every_bare_variant(tmp_path: Path) -> None:
+    """scripts/bench_delivery.py end to end, tiny: the emulator, the bare sender with each
+    client (own, shared, the emulator's lean transport), and a fast-forward whose every
+    delivery must end failed after 8 attempts, counted by the receiver."""
+    done = subprocess.run(
+        [
+            sys.executable, str(SCRIPTS / "bench_delivery.py"),
+            "--concurrency", "4", "--deliveries", "8", "--ff-deliveries", "5",
+            "--ff-concurrency", "4", "--shared-client", "--lean-bare", "--json",
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(done.stdout)
+    assert data["flagged"] is False, data["problems"]
+    assert sorted((r["target"], r["endpoints"]) for r in data["runs"]) == [
+        ("bare", 1),
+        ("bare-lean", 1),
+        ("bare-shared", 1),
+        ("emulator", 1),
+        ("emulator", 4),
+    ]
+    assert all(r["deliveries"] == 8 for r in data["runs"])
+    forward = data["fast_forward"]
+    assert forward["attempts"] == 5 * 8
+    assert forward["bare"]["deliveries"] == forward["bare_lean"]["deliveries"] == 40
+    # Ratio targets are for c=1, 16 and 64 only; the fast-forward's apply to any run.
+    assert [t["name"] for t in data["targets"]] == [
+        "fast-forward 72h, 5 deliveries, all attempts (s)",
+        "fast-forward attempts/s",
+    ]
