@@ -451,3 +451,15 @@ def test_attempts_record_what_a_chunked_compressed_answer_after_early_hints_said
     # Three attempts, one after another, on one kept-alive connection.
     assert interim_gzip_server.server.connections == 1
     assert len(interim_gzip_server.server.requests) == 3
+    # The README's "On the wire": these headers, in this order.
+    head = interim_gzip_server.server.requests[0].split(b"\r\n\r\n")[0].decode()
+    request_line, *lines = head.split("\r\n")
+    fields = [line.split(": ", 1) for line in lines]
+    assert request_line == "POST /hook?q=1 HTTP/1.1"
+    assert [name for name, _ in fields] == [
+        "Host", "Accept", "Accept-Encoding", "Connection", "Content-Type", "User-Agent",
+        "Harbor-Delivery-Id", "Harbor-Event-Type", "Harbor-Attempt", "Harbor-Timestamp",
+        "Harbor-Signature", "Content-Length",
+    ]  # fmt: skip
+    assert dict(fields)["Accept-Encoding"] == "gzip, deflate"
+    assert dict(fields)["Connection"] == "keep-alive"
