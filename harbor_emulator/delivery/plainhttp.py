@@ -269,6 +269,8 @@ class _Connection(asyncio.Protocol):
     def reusable(self, host: str, port: int, expiry: float) -> bool:
         return (
             not self._closed
+            and self._transport is not None
+            and not self._transport.is_closing()
             and not self._busy
             and self.host == host
             and self.port == port
