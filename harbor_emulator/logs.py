@@ -1,6 +1,6 @@
 """The server's log: one line per request, one per delivery attempt, as text or JSON.
 
-`AccessLogMiddleware` logs every request on `harbor_emulator.access`; `delivery_attempt`
+`log_request` logs every request on `harbor_emulator.access`; `delivery_attempt`
 logs every recorded attempt on `harbor_emulator.delivery`. Both log a small entry object
 rather than a formatted string, so nothing is formatted unless a handler emits the record,
 and the JSON formatter reads the fields instead of parsing a message. `configure` installs
@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from .clock import format_ms
 from .store.rows import Attempt, Target
@@ -94,56 +94,32 @@ class AttemptEntry:
         }
 
 
-class AccessLogMiddleware:
-    """Logs one line per HTTP request once its response is sent.
+def request_level(path: str) -> int:
+    """The level of a request's line: INFO for what a user, a test or a sink did."""
+    return logging.INFO if path.startswith(_INFO_PREFIXES) else logging.DEBUG
 
-    Pure ASGI and outermost of the app's own middleware, so it sees the final status
-    (refusals and internal errors included) and the request id the inner middleware set.
-    When its level is off it only checks that, and passes the request through untouched.
+
+def log_request(
+    scope: Scope, path: str, level: int, status: int, started: float, request_id: str | None
+) -> None:
+    """Log one request's line once its response is sent; `path` is the scope's as it came
+    in and `started` the request's `perf_counter`.
+
+    `edge.EdgeMiddleware` calls it (when `request_level` is enabled) from outside
+    everything else a request runs through, so `status` is the final one: refusals and
+    internal errors included.
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        level = logging.INFO if path.startswith(_INFO_PREFIXES) else logging.DEBUG
-        if not access_log.isEnabledFor(level):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        def log_it() -> None:
-            # As received (still percent-encoded): a decoded %0A would break the line.
-            raw_path: bytes | None = scope.get("raw_path")
-            entry = RequestEntry(
-                scope["method"],
-                raw_path.decode("latin-1") if raw_path else path,
-                scope["query_string"].decode("latin-1"),
-                status,
-                round((time.perf_counter() - started) * 1000, 1),
-                scope.get("state", {}).get("request_id"),
-            )
-            log_entry(access_log, level, entry)
-
-        try:
-            await self.app(scope, receive, send_status)
-        except Exception:
-            # Unless a response had started, the server answers this with a 500.
-            status = status or 500
-            log_it()
-            raise
-        log_it()
+    # As received (still percent-encoded): a decoded %0A would break the line.
+    raw_path: bytes | None = scope.get("raw_path")
+    entry = RequestEntry(
+        scope["method"],
+        raw_path.decode("latin-1") if raw_path else path,
+        scope["query_string"].decode("latin-1"),
+        status,
+        round((time.perf_counter() - started) * 1000, 1),
+        request_id,
+    )
+    log_entry(access_log, level, entry)
 
 
 def delivery_attempt(
