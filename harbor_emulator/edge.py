@@ -22,7 +22,7 @@ import time
 from email.utils import formatdate
 
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Config
@@ -32,6 +32,8 @@ from .logs import access_log, log_request, request_level
 from .security import LocalSecurity
 
 log = logging.getLogger("harbor_emulator")
+# Starlette's ServerErrorMiddleware's answer (debug off), the same bytes each time.
+_SERVER_ERROR = PlainTextResponse("Internal Server Error", status_code=500)
 
 
 class EdgeMiddleware:
@@ -110,8 +112,12 @@ class EdgeMiddleware:
                 await response(scope, receive, send_with_id)
         except Exception:
             if logged:
-                # Unless a response had started, the server answers this with a 500.
+                # Unless a response had started, this is answered with a 500 just below.
                 log_request(scope, path, level, status or 500, started, request_id)
+            if not status:
+                # Only when this layer itself failed before it had a request id: Starlette's
+                # ServerErrorMiddleware answered this before the app left it out (app.py).
+                await _SERVER_ERROR(scope, receive, send)
             raise
         if logged:
             log_request(scope, path, level, status, started, request_id)
