@@ -90,7 +90,8 @@ class EdgeMiddleware:
                     await self.app(scope, receive, send_with_id)
                 elif kind == "shared":
                     gate = state.gate
-                    await gate.enter_shared()
+                    if not gate.try_enter_shared():
+                        await gate.enter_shared()
                     try:
                         await self.app(scope, receive, send_with_id)
                     finally:

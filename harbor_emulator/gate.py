@@ -64,10 +64,17 @@ class StateGate:
         """Take the gate shared; pair with `leave_shared`. (The edge middleware calls these
         two instead of `shared()`: a generator-based context manager per write request
         costs ~2% of one.)"""
-        while not self._open.is_set():
+        while not self.try_enter_shared():
             await self._open.wait()
+
+    def try_enter_shared(self) -> bool:
+        """Take the gate shared if that needs no wait; pair a True with `leave_shared`.
+        (Most writes find the gate open: this spares them a coroutine.)"""
+        if not self._open.is_set():
+            return False
         self._shared += 1
         self._idle.clear()
+        return True
 
     def leave_shared(self) -> None:
         self._shared -= 1
