@@ -164,12 +164,14 @@ class LocalSecurity:
 
     def check(self, scope: Scope, path: str) -> HarborError | None:
         """The refusal for an HTTP request (`path` is its scope's), or None to let it in."""
-        if _under(path, "/_sink"):
-            return None
-        if _under(path, "/v1") and self._api_host_allowed(scope):
-            # The API's only check here is the Host (a page may not reach it under a
-            # rebinding name); the rest is for /_control and the dashboard. Most requests
-            # take this short way, which reads one header instead of six.
+        # `_under(path, "/v1")` spelt out: most requests are the API's.
+        if path.startswith("/v1/") or path == "/v1":
+            if self._api_host_allowed(scope):
+                # The API's only check here is the Host (a page may not reach it under a
+                # rebinding name); the rest is for /_control and the dashboard. Most
+                # requests take this short way, which reads one header instead of six.
+                return None
+        elif _under(path, "/_sink"):
             return None
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
