@@ -192,8 +192,11 @@ def render_text(entry: RequestEntry | AttemptEntry, *, colour: bool) -> str:
     """One entry as a terminal line, without the time prefix."""
     if isinstance(entry, RequestEntry):
         path = f"{entry.path}?{entry.query}" if entry.query else entry.path
-        status = _paint(str(entry.status), _status_colour(entry.status), colour)
-        request_id = _paint(entry.request_id or "-", _DIM, colour)
+        status: int | str = entry.status
+        request_id = entry.request_id or "-"
+        if colour:  # a line per request: the plain case skips the painting calls
+            status = _paint(str(status), _status_colour(entry.status), True)
+            request_id = _paint(request_id, _DIM, True)
         return f"{entry.method} {path} {status} {entry.duration_ms:g}ms {request_id}"
     result = str(entry.response_code) if entry.error is None else entry.error
     result = _paint(result, _GREEN if entry.outcome == "succeeded" else _RED, colour)
