@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import logging
 import time
@@ -78,10 +79,7 @@ class HarborApp(Starlette):
     """
 
     def __init__(self, *, routes: list[BaseRoute], **kwargs: Any) -> None:
-        for route in routes:
-            if isinstance(route, Route) and inspect.iscoroutinefunction(route.endpoint):
-                route.app = _endpoint_app(route.endpoint)
-        super().__init__(routes=routes, **kwargs)
+        super().__init__(routes=[_direct(route) for route in routes], **kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
@@ -89,14 +87,21 @@ class HarborApp(Starlette):
         return stack.app
 
 
-def _endpoint_app(endpoint: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
-    """`request_response(endpoint)` without its exception handling (see `HarborApp`)."""
+def _direct(route: BaseRoute) -> BaseRoute:
+    """A copy of an async function endpoint's route that calls it without Starlette's
+    per-route exception handling (see `HarborApp`); other routes as they are. A copy: the
+    API modules' route lists are shared by every app in the process."""
+    if not (isinstance(route, Route) and inspect.iscoroutinefunction(route.endpoint)):
+        return route
+    endpoint: Callable[[Request], Awaitable[Response]] = route.endpoint
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         response = await endpoint(Request(scope, receive, send))
         await response(scope, receive, send)
 
-    return app
+    direct = copy.copy(route)
+    direct.app = app
+    return direct
 
 
 def _request_id(request: Request) -> str:

@@ -32,8 +32,6 @@ from .logs import access_log, log_request, request_level
 from .security import LocalSecurity
 
 log = logging.getLogger("harbor_emulator")
-# Starlette's ServerErrorMiddleware's answer (debug off), the same bytes each time.
-_SERVER_ERROR = PlainTextResponse("Internal Server Error", status_code=500)
 
 
 class EdgeMiddleware:
@@ -77,16 +75,14 @@ class EdgeMiddleware:
                 await send(message)
 
             try:
-                refusal = self.security.check(scope, path)
-                kind = gate_kind(scope["method"], path) if refusal is None else None
-                if refusal is not None:
+                if (refusal := self.security.check(scope, path)) is not None:
                     response = JSONResponse(
                         refusal.body(request_id),
                         status_code=refusal.status,
                         headers=refusal.headers,
                     )
                     await response(scope, receive, send_with_id)
-                elif kind is None:
+                elif (kind := gate_kind(scope["method"], path)) is None:
                     await self.app(scope, receive, send_with_id)
                 elif kind == "shared":
                     gate = state.gate
@@ -116,9 +112,11 @@ class EdgeMiddleware:
                 # Unless a response had started, this is answered with a 500 just below.
                 log_request(scope, path, level, status or 500, started, request_id)
             if not status:
-                # Only when this layer itself failed before it had a request id: Starlette's
-                # ServerErrorMiddleware answered this before the app left it out (app.py).
-                await _SERVER_ERROR(scope, receive, send)
+                # This layer itself failed before a response started (e.g. before it had a
+                # request id): answered as Starlette's ServerErrorMiddleware (debug off)
+                # did, before the app left it out (app.HarborApp).
+                response = PlainTextResponse("Internal Server Error", status_code=500)
+                await response(scope, receive, send)
             raise
         if logged:
             log_request(scope, path, level, status, started, request_id)
