@@ -1,6 +1,6 @@
 """Local security: what a browser on the same machine may not make the emulator do.
 
-One pure ASGI middleware checks, before any route runs (HARBOR_API.md, "Local security"):
+`LocalSecurity` checks, before any route runs (HARBOR_API.md, "Local security"):
 
 1. the Host allow-list, which defeats DNS rebinding: a page on `evil.example` whose name
    now resolves to 127.0.0.1 still sends `Host: evil.example`;
@@ -20,8 +20,7 @@ import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from .config import Config
 from .control.auth import CONTROL_TOKEN_CHECKED, token_matches, token_refusal
@@ -155,39 +154,31 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-class LocalSecurityMiddleware:
-    """Refuses, before any route runs, what a web page must not be able to make the
-    emulator do. A pure ASGI middleware: it is on the hot path of every request."""
+class LocalSecurity:
+    """Decides, before any route runs, what a web page must not be able to make the
+    emulator do. `edge.EdgeMiddleware` asks it first thing on every request."""
 
-    def __init__(self, app: ASGIApp, config: Config) -> None:
-        self.app = app
+    def __init__(self, config: Config) -> None:
         self.hosts = HostPolicy(config.host, config.allowed_hosts)
         self.control_token = config.control_token or None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _under(scope["path"], "/_sink"):
-            await self.app(scope, receive, send)
-            return
-        if _under(scope["path"], "/v1") and self._api_host_allowed(scope):
-            # The API's only check here is the Host (a page may not reach it under a
-            # rebinding name); the rest is for /_control and the dashboard. Most requests
-            # take this short way, which reads one header instead of six.
-            await self.app(scope, receive, send)
-            return
+    def check(self, scope: Scope, path: str) -> HarborError | None:
+        """The refusal for an HTTP request (`path` is its scope's), or None to let it in."""
+        # `_under(path, "/v1")` spelt out: most requests are the API's.
+        if path.startswith("/v1/") or path == "/v1":
+            if self._api_host_allowed(scope):
+                # The API's only check here is the Host (a page may not reach it under a
+                # rebinding name); the rest is for /_control and the dashboard. Most
+                # requests take this short way, which reads one header instead of six.
+                return None
+        elif _under(path, "/_sink"):
+            return None
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
             if raw_name in _WANTED_HEADERS:
                 # The first of a repeated header, as Starlette's `Headers.get` reads it.
                 headers.setdefault(raw_name.decode(), raw_value.decode("latin-1"))
-        refusal = self.refusal(scope, headers)
-        if refusal is None:
-            await self.app(scope, receive, send)
-            return
-        request_id = scope.get("state", {}).get("request_id", "req_unknown")
-        response = JSONResponse(
-            refusal.body(request_id), status_code=refusal.status, headers=refusal.headers
-        )
-        await response(scope, receive, send)
+        return self.refusal(scope, headers)
 
     def _api_host_allowed(self, scope: Scope) -> bool:
         for raw_name, raw_value in scope["headers"]:
