@@ -179,6 +179,7 @@ class _Connection(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
         self._keep_alive = False
+        self._until_close = False  # the body ends where the connection does
         self._complete = False
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
@@ -206,10 +207,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
-        # llhttp says a response without Content-Length or chunking is not kept alive:
-        # its body was everything up to the close.
-        delimited_by_close = self._head is not None and not self._keep_alive
-        if self._lost is None and delimited_by_close and not self._complete:
+        # A body with neither Content-Length nor chunking ends where the connection does,
+        # cleanly; a reset, or a close short of a declared length, is a broken exchange.
+        until_close = self._head is not None and self._until_close
+        if self._lost is None and exc is None and until_close and not self._complete:
             self._finish_message()
             return
         if exc is None:
@@ -237,6 +238,9 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
         self._keep_alive = self._parser.should_keep_alive()
+        self._until_close = not self._keep_alive and not any(
+            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self._headers
+        )
         if 100 <= status < 200:
             return  # informational (100 Continue, 103 Early Hints): the answer follows
         version = f"HTTP/{self._parser.get_http_version()}".encode("ascii")
@@ -285,6 +289,7 @@ class _Connection(asyncio.Protocol):
         self._reason = b""
         self._complete = False
         self._keep_alive = False
+        self._until_close = False
         self._chunks.clear()
         self._buffered = 0
         self._transport.writelines((head, body))

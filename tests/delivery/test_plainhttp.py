@@ -281,14 +281,42 @@ async def _reset_mid_body(writer: asyncio.StreamWriter, index: int) -> bool:
     return False
 
 
+async def _close_short_of_its_length(writer: asyncio.StreamWriter, index: int) -> bool:
+    writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 100\r\n\r\nshort")
+    return False
+
+
+async def _reset_a_body_delimited_by_the_close(writer: asyncio.StreamWriter, index: int) -> bool:
+    writer.write(b"HTTP/1.0 200 OK\r\n\r\npartial")
+    await writer.drain()
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    return False
+
+
+async def _interim_then_close(writer: asyncio.StreamWriter, index: int) -> bool:
+    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    return False
+
+
 @pytest.mark.parametrize(
     ("answer", "error", "cause"),
     [
         (_garbage, httpx.RemoteProtocolError, None),
         (_hang_up, httpx.RemoteProtocolError, None),
         (_reset_mid_body, httpx.ReadError, ConnectionResetError),
+        (_close_short_of_its_length, httpx.RemoteProtocolError, None),
+        (_reset_a_body_delimited_by_the_close, httpx.ReadError, ConnectionResetError),
+        (_interim_then_close, httpx.RemoteProtocolError, None),
     ],
-    ids=["garbage", "closed without an answer", "reset mid-body"],
+    ids=[
+        "garbage",
+        "closed without an answer",
+        "reset mid-body",
+        "closed short of Content-Length",
+        "reset before the close ends the body",
+        "closed after an interim response",
+    ],
 )
 def test_a_broken_exchange_raises_httpx_errors_naming_the_cause(
     answer: Answerer, error: type[Exception], cause: type[Exception] | None
