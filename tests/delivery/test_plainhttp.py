@@ -476,8 +476,8 @@ def test_attempts_record_what_a_chunked_compressed_answer_after_early_hints_said
     assert [d["status"] for d in deliveries] == ["succeeded"] * 3
     attempt = api.get(f"/v1/deliveries/{deliveries[0]['id']}/attempts").json()["data"][0]
     assert (attempt["response_code"], attempt["response_body"]) == (201, '{"received": true}')
-    # Three attempts, one after another, on one kept-alive connection.
-    assert interim_gzip_server.server.connections == 1
+    # (Connection reuse through the emulator is tests/delivery/test_keepalive.py's: these
+    # three attempts may run at once, each on a connection of its own.)
     assert len(interim_gzip_server.server.requests) == 3
     # The README's "On the wire": these headers, in this order.
     head = interim_gzip_server.server.requests[0].split(b"\r\n\r\n")[0].decode()
