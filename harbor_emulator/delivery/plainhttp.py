@@ -125,8 +125,9 @@ async def _connect(host: str, port: int) -> _Connection:
                 lambda: _Connection(host, port), host, port
             )
             return connection
-        # Each address in turn, as httpcore does; the first failure names the cause
-        # ("Connection refused" rather than asyncio's "Multiple exceptions").
+        # Each address in turn (localhost: ::1, then 127.0.0.1); when all fail, the first
+        # failure names the cause ("Connection refused", not asyncio's "Multiple
+        # exceptions", which the attempt's detail could not classify).
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         first: OSError | None = None
         for *_, address in infos:
