@@ -13,7 +13,7 @@ from ..errors import HarborError
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-# Set in the request's scope state by the local-security middleware once it has checked
+# Set in the request's scope state by the edge's local-security check once it has checked
 # the token (before routing, on every /_control path), so handlers don't check it again.
 CONTROL_TOKEN_CHECKED = "control_token_checked"
 
@@ -21,8 +21,8 @@ CONTROL_TOKEN_CHECKED = "control_token_checked"
 def control(handler: Handler) -> Handler:
     """Require `Authorization: Bearer <token>` when the emulator runs with a control token.
 
-    The local-security middleware already checks it for every /_control path; this keeps
-    a handler guarded wherever it is mounted.
+    The edge's local-security check (security.LocalSecurity) already checks it for every
+    /_control path; this keeps a handler guarded wherever it is mounted.
     """
 
     @wraps(handler)

@@ -84,7 +84,7 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     """Check the control token once and keep it in an HttpOnly cookie (a cross-site login
-    is refused before routing, by the local-security middleware)."""
+    is refused before routing, by the local-security check in edge.py)."""
     form = await read_form(request)
     target = safe_next(form.get("next"), "/")
     token = request.app.state.config.control_token or ""

@@ -241,7 +241,7 @@ def token_ok(request: Request) -> bool:
 
 def dashboard(handler: Handler) -> Handler:
     """Login check and Harbor errors as an HTML page. Cross-site posts never get here: the
-    local-security middleware refuses them (and DNS-rebinding Hosts) before routing."""
+    local-security check (edge.py) refuses them (and DNS-rebinding Hosts) before routing."""
 
     @wraps(handler)
     async def run(request: Request) -> Response:
