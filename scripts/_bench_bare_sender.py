@@ -62,7 +62,11 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
 
     def new_lean() -> LeanClient:
         return LeanClient(
-            DeliveryTransport(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS, fallback=new_client)
+            DeliveryTransport(
+                keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+                # A transport, not a client: only https would take it, and the bench has none.
+                fallback=lambda: httpx.AsyncHTTPTransport(trust_env=False),
+            )
         )
 
     clients: list[Any]

@@ -176,16 +176,21 @@ class _Connection(asyncio.Protocol):
         self._idle_since = self._loop.time()
         self._busy = False  # a request written, its response not read to the end
         self._head_waiter: asyncio.Future[Any] | None = None
+        self._body_waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self._chunks: deque[bytes] = deque()
+        self._new_response()
+
+    def _new_response(self) -> None:
+        """Forget the last response: the next bytes start another."""
         self._head: tuple[int, bytes, bytes, list[tuple[bytes, bytes]]] | None = None
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
         self._keep_alive = False
         self._until_close = False  # the body ends where the connection does
         self._complete = False
-        self._chunks: deque[bytes] = deque()
+        self._chunks.clear()
         self._buffered = 0
-        self._paused = False
-        self._body_waiter: asyncio.Future[None] | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------
 
@@ -285,14 +290,7 @@ class _Connection(asyncio.Protocol):
     def send(self, head: bytes, body: bytes) -> None:
         assert self._transport is not None
         self._busy = True
-        self._head = None
-        self._headers = []
-        self._reason = b""
-        self._complete = False
-        self._keep_alive = False
-        self._until_close = False
-        self._chunks.clear()
-        self._buffered = 0
+        self._new_response()
         self._transport.writelines((head, body))
 
     async def response_head(self) -> tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]:

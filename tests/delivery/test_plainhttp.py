@@ -273,12 +273,17 @@ async def _hang_up(writer: asyncio.StreamWriter, index: int) -> bool:
     return False
 
 
-async def _reset_mid_body(writer: asyncio.StreamWriter, index: int) -> bool:
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+async def _write_then_reset(writer: asyncio.StreamWriter, data: bytes) -> bool:
+    """Send `data`, then close with a reset (SO_LINGER 0) rather than a clean FIN."""
+    writer.write(data)
     await writer.drain()
     sock = writer.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     return False
+
+
+async def _reset_mid_body(writer: asyncio.StreamWriter, index: int) -> bool:
+    return await _write_then_reset(writer, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
 
 
 async def _close_short_of_its_length(writer: asyncio.StreamWriter, index: int) -> bool:
@@ -287,11 +292,7 @@ async def _close_short_of_its_length(writer: asyncio.StreamWriter, index: int) -
 
 
 async def _reset_a_body_delimited_by_the_close(writer: asyncio.StreamWriter, index: int) -> bool:
-    writer.write(b"HTTP/1.0 200 OK\r\n\r\npartial")
-    await writer.drain()
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    return False
+    return await _write_then_reset(writer, b"HTTP/1.0 200 OK\r\n\r\npartial")
 
 
 async def _interim_then_close(writer: asyncio.StreamWriter, index: int) -> bool:
