@@ -6,6 +6,7 @@ finding it guards against.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import socket
@@ -19,8 +20,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from harbor_emulator.app import create_app
+from harbor_emulator.config import Config
 from harbor_emulator.testing import EmulatorServer
-from tests.conftest import TEST_KEY, Emulator, error_of
+from tests.conftest import TEST_KEY, Emulator, ServerThread, error_of
 from tests.receiver import Answer, Receiver
 
 # -- numbers ------------------------------------------------------------------------------
@@ -247,6 +250,74 @@ def test_writes_during_an_advance_wait_for_it_and_are_stamped_at_its_end(
     (held,) = api.get("/v1/deliveries", params={"event_id": later["id"]}).json()["data"]
     assert held["status"] == "held"
     assert len(own_receiver.requests) == 8
+
+
+def test_resets_right_after_attempts_start_never_stall_what_follows(
+    emulator: Emulator, api: httpx.Client, own_receiver: Receiver
+) -> None:
+    """Seen in CI: a reset that ran in the same loop turn as the dispatch that had just made
+    an attempt's task cancelled it before its first step; its slot was never given back, so
+    the next test's drain waited out its timeout, its advance never ended, and every reset
+    queued behind that advance hung the rest of the suite. Replays answered 202 and a reset
+    at once hit that window within a few dozen rounds; any that lands must leave nothing."""
+    for _ in range(40):
+        api.post("/v1/webhooks", json={"url": own_receiver.url, "events": ["*"]})
+        event = api.post("/v1/events", json={"type": "reset.race", "payload": {}}).json()
+        _drained(emulator)
+        (delivery,) = api.get("/v1/deliveries", params={"event_id": event["id"]}).json()["data"]
+        for _ in range(3):
+            assert api.post(f"/v1/deliveries/{delivery['id']}/replay").status_code == 202
+        emulator.reset()
+    api.post("/v1/webhooks", json={"url": own_receiver.url, "events": ["*"]})
+    event = api.post("/v1/events", json={"type": "after.races", "payload": {}}).json()
+    _drained(emulator)
+    (delivery,) = api.get("/v1/deliveries", params={"event_id": event["id"]}).json()["data"]
+    assert (delivery["status"], delivery["attempt_count"]) == ("succeeded", 1)
+    emulator.control("POST", "/clock/freeze")
+    assert emulator.advance(24 * 3600)["now"] > event["created_at"]
+
+
+def test_an_attempt_cancelled_before_its_first_step_gives_its_slot_back(
+    own_receiver: Receiver,
+) -> None:
+    """The window above, made certain: the scheduler's own dispatch, then cancelling what
+    runs before any task it made has had a step, as a reset in the same loop turn does."""
+    config = Config(port=0, rate_limit=0)
+    app = create_app(config)
+    server = ServerThread(app, lifespan="on")
+    emulator = Emulator(server.start(), config)
+    try:
+        emulator.control("POST", "/clock/freeze")
+        with emulator.api() as api:
+            policy = {"schedule_seconds": [60, 60], "max_age_seconds": 3600}
+            webhook = {"url": own_receiver.url, "events": ["*"], "retry_policy": policy}
+            assert api.post("/v1/webhooks", json=webhook).status_code == 201
+            own_receiver.respond_with(500)
+            api.post("/v1/events", json={"type": "a.b", "payload": {}})
+            own_receiver.wait_for(1)
+            _drained(emulator)  # the retry is a minute away on a frozen clock
+        scheduler = app.state.scheduler
+
+        async def dispatch_then_cancel() -> tuple[int, int]:
+            # A horizon past the retry's time starts it; nothing is awaited in between.
+            started = await scheduler._dispatch(2**53, travel=False)
+            await scheduler.cancel_running()
+            return started, await scheduler.drain(5)
+
+        running_loop = scheduler._loop.get_loop()
+        outcome = asyncio.run_coroutine_threadsafe(dispatch_then_cancel(), running_loop)
+        assert outcome.result(30) == (1, 0)
+        # The slot is free again: the retry goes out when its time comes.
+        emulator.advance(60)
+        own_receiver.wait_for(2)
+    finally:
+        emulator.close()
+        server.stop()
+
+
+def _drained(emulator: Emulator) -> None:
+    drained = emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 10})
+    assert drained.json() == {"drained": True, "pending": 0}, drained.text
 
 
 def test_an_export_of_any_size_loads_back(emulator: Emulator, api: httpx.Client) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -293,7 +294,7 @@ class Scheduler:
             stamp_ms = scheduled_ms if travel else max(scheduled_ms, self._clock.now_ms())
             task = asyncio.create_task(self._attempt(delivery, target, policy, stamp_ms))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(functools.partial(self._attempt_ended, delivery.id))
             started += 1
         return started
 
@@ -320,12 +321,18 @@ class Scheduler:
             # while so a bug that fails every attempt cannot spin the loop at full speed.
             log.exception("delivery attempt %s failed unexpectedly", delivery.id)
             self._resting[delivery.id] = time.monotonic() + BUG_BACKOFF_SECONDS
-        finally:
-            self._release_slot(delivery.id, None)
-            self._running.pop(delivery.id, None)
-            self._finished_meanwhile.add(delivery.id)
-            self._progress.set()
-            self.wake()
+
+    def _attempt_ended(self, delivery_id: str, task: asyncio.Task[None]) -> None:
+        """Give back an attempt's slot. A done callback, not a `finally` in _attempt: a
+        task cancelled before its first step (a reset right after the dispatch that made
+        it) never runs its body, and a slot held forever stalled drains, advances and every
+        reset behind them."""
+        self._tasks.discard(task)
+        self._release_slot(delivery_id, None)
+        self._running.pop(delivery_id, None)
+        self._finished_meanwhile.add(delivery_id)
+        self._progress.set()
+        self.wake()
 
     async def _attempt_once(
         self,
