@@ -50,6 +50,13 @@ class Emulator:
         response = self.control("POST", "/reset")
         assert response.status_code == 200, response.text
 
+    def drain(self, timeout_seconds: float = 20) -> None:
+        """Wait until no attempt is due or in flight; fails if it takes longer."""
+        response = self.control(
+            "POST", "/deliveries/drain", json={"timeout_seconds": timeout_seconds}
+        )
+        assert response.json() == {"drained": True, "pending": 0}, response.text
+
     def close(self) -> None:
         self.http.close()
 

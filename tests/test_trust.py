@@ -263,14 +263,14 @@ def test_resets_right_after_attempts_start_never_stall_what_follows(
     for _ in range(40):
         api.post("/v1/webhooks", json={"url": own_receiver.url, "events": ["*"]})
         event = api.post("/v1/events", json={"type": "reset.race", "payload": {}}).json()
-        _drained(emulator)
+        emulator.drain()
         (delivery,) = api.get("/v1/deliveries", params={"event_id": event["id"]}).json()["data"]
         for _ in range(3):
             assert api.post(f"/v1/deliveries/{delivery['id']}/replay").status_code == 202
         emulator.reset()
     api.post("/v1/webhooks", json={"url": own_receiver.url, "events": ["*"]})
     event = api.post("/v1/events", json={"type": "after.races", "payload": {}}).json()
-    _drained(emulator)
+    emulator.drain()
     (delivery,) = api.get("/v1/deliveries", params={"event_id": event["id"]}).json()["data"]
     assert (delivery["status"], delivery["attempt_count"]) == ("succeeded", 1)
     emulator.control("POST", "/clock/freeze")
@@ -295,7 +295,7 @@ def test_an_attempt_cancelled_before_its_first_step_gives_its_slot_back(
             own_receiver.respond_with(500)
             api.post("/v1/events", json={"type": "a.b", "payload": {}})
             own_receiver.wait_for(1)
-            _drained(emulator)  # the retry is a minute away on a frozen clock
+            emulator.drain()  # the retry is a minute away on a frozen clock
         scheduler = app.state.scheduler
 
         async def dispatch_then_cancel() -> tuple[int, int]:
@@ -313,11 +313,6 @@ def test_an_attempt_cancelled_before_its_first_step_gives_its_slot_back(
     finally:
         emulator.close()
         server.stop()
-
-
-def _drained(emulator: Emulator) -> None:
-    drained = emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 10})
-    assert drained.json() == {"drained": True, "pending": 0}, drained.text
 
 
 def test_an_export_of_any_size_loads_back(emulator: Emulator, api: httpx.Client) -> None:

@@ -30,11 +30,6 @@ def _event(api: httpx.Client, event_type: str = "order.created", **payload: Any)
     return response.json()
 
 
-def _drain(emulator: Emulator) -> None:
-    response = emulator.control("POST", "/deliveries/drain", json={"timeout_seconds": 20})
-    assert response.json() == {"drained": True, "pending": 0}, response.text
-
-
 def _at(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -67,7 +62,7 @@ def test_envelope_headers_and_signature(
 ) -> None:
     webhook = _webhook(api, f"{receiver.url}/hooks", ["order.*"])
     event = _event(api, "order.created", order_id="ord_123", amount_cents=4500)
-    _drain(emulator)
+    emulator.drain()
     assert len(receiver.requests) == 1
     request = receiver.requests[0]
     delivery = _only_delivery(api)
@@ -124,7 +119,7 @@ def test_seed_002_destination_quickstart(emulator: Emulator, receiver: Receiver)
             "/v1/events",
             json={"type": "order.created", "body": {"order_id": "ord_123", "amount_cents": 4500}},
         )
-        _drain(emulator)
+        emulator.drain()
         delivery = _only_delivery(api)
         assert delivery["status"] == "succeeded"
         assert delivery["response_code"] == 200
@@ -140,7 +135,7 @@ def test_only_matching_endpoints_get_deliveries(
     _event(api, "order.shipped")
     _event(api, "invoice.paid")
     _event(api, "customer.created")
-    _drain(emulator)
+    emulator.drain()
     assert sorted(r.path for r in receiver.requests) == ["/invoices", "/orders"]
 
 
@@ -149,7 +144,7 @@ def test_full_72_hour_schedule(emulator: Emulator, api: httpx.Client, receiver: 
     emulator.control("POST", "/clock/freeze")
     _webhook(api, receiver.url)
     event = _event(api)
-    _drain(emulator)
+    emulator.drain()
     emulator.advance(72 * 3600)
     delivery = _only_delivery(api)
     assert delivery["status"] == "failed"
@@ -181,7 +176,7 @@ def test_nothing_is_sent_before_it_is_due(
     emulator.control("POST", "/clock/freeze")
     _webhook(api, receiver.url)
     _event(api)
-    _drain(emulator)
+    emulator.drain()
     emulator.advance(4 * 60 + 59)
     assert len(receiver.requests) == 1
     assert _only_delivery(api)["status"] == "pending"
@@ -199,7 +194,7 @@ def test_redirects_are_failures_and_not_followed(
     receiver.respond_with(Answer(status=302, headers={"Location": f"{receiver.url}/elsewhere"}))
     _webhook(api, receiver.url)
     _event(api)
-    _drain(emulator)
+    emulator.drain()
     assert [r.path for r in receiver.requests] == ["/"]
     attempt = _attempts(api, _only_delivery(api)["id"])[0]
     assert attempt["response_code"] == 302 and attempt["error"] == "redirect"
@@ -210,7 +205,7 @@ def test_custom_retry_policy(emulator: Emulator, api: httpx.Client, receiver: Re
     emulator.control("POST", "/clock/freeze")
     _webhook(api, receiver.url, retry_policy={"schedule_seconds": [10, 20], "max_age_seconds": 60})
     event = _event(api)
-    _drain(emulator)
+    emulator.drain()
     emulator.advance(3600)
     delivery = _only_delivery(api)
     offsets = [
@@ -227,12 +222,12 @@ def test_paused_endpoint_holds_then_resume_sends(
     webhook = _webhook(api, receiver.url)
     assert api.patch(f"/v1/webhooks/{webhook['id']}", json={"status": "paused"}).status_code == 200
     _event(api)
-    _drain(emulator)
+    emulator.drain()
     assert receiver.requests == []
     held = _only_delivery(api)
     assert held["status"] == "held" and held["next_attempt_at"] is None
     assert api.patch(f"/v1/webhooks/{webhook['id']}", json={"status": "active"}).status_code == 200
-    _drain(emulator)
+    emulator.drain()
     assert len(receiver.requests) == 1
     assert _only_delivery(api)["status"] == "succeeded"
 
@@ -243,7 +238,7 @@ def test_delete_cancels_pending_deliveries(
     receiver.always(500)
     webhook = _webhook(api, receiver.url)
     _event(api)
-    _drain(emulator)
+    emulator.drain()
     assert api.delete(f"/v1/webhooks/{webhook['id']}").status_code == 204
     delivery = _only_delivery(api)
     assert delivery["status"] == "cancelled"
@@ -259,12 +254,12 @@ def test_delivery_replay_is_one_more_attempt_with_the_same_id(
 ) -> None:
     _webhook(api, receiver.url)
     _event(api)
-    _drain(emulator)
+    emulator.drain()
     delivery = _only_delivery(api)
     replayed = api.post(f"/v1/deliveries/{delivery['id']}/replay")
     assert replayed.status_code == 202
     assert replayed.json()["id"] == delivery["id"]
-    _drain(emulator)
+    emulator.drain()
     assert [r.headers["harbor-delivery-id"] for r in receiver.requests] == [delivery["id"]] * 2
     assert [r.headers["harbor-attempt"] for r in receiver.requests] == ["1", "2"]
     assert receiver.requests[0].body == receiver.requests[1].body
@@ -290,7 +285,7 @@ def test_event_replay_and_backfill(
     )
     assert backfill.status_code == 202
     assert backfill.json() == {"object": "replay", "event_count": 1, "delivery_count": 1}
-    _drain(emulator)
+    emulator.drain()
     delivered = sorted(json.loads(r.body)["data"]["id"] for r in receiver.requests)
     assert delivered == sorted([first["id"], second["id"], first["id"]])
     missing = api.post("/v1/events/replay", json={})
@@ -309,10 +304,10 @@ def test_rotation_signs_with_both_keys_until_the_old_expires(
     assert rotated.status_code == 201, rotated.text
     new_secret = rotated.json()["secret"]
     _event(api)
-    _drain(emulator)
+    emulator.drain()
     emulator.advance(3600)
     _event(api)
-    _drain(emulator)
+    emulator.drain()
     during, after = receiver.requests
     assert during.headers["harbor-signature"].count("v1=") == 2
     assert verify_like_seed_004(during.body, during.headers, new_secret)
@@ -340,7 +335,7 @@ def test_running_clock_sends_retries_when_due(
     receiver.wait_for(2, timeout=20)
     first, second = receiver.requests
     assert second.received_at - first.received_at >= 0.9
-    _drain(emulator)
+    emulator.drain()
     delivery = _only_delivery(api)
     assert delivery["status"] == "succeeded" and delivery["attempt_count"] == 2
     attempts = _attempts(api, delivery["id"])
@@ -353,7 +348,7 @@ def test_deliveries_of_a_deleted_webhook_stay_listable_by_its_id(
     receiver.always(500)
     webhook = _webhook(api, receiver.url)
     _event(api)
-    _drain(emulator)
+    emulator.drain()
     assert api.delete(f"/v1/webhooks/{webhook['id']}").status_code == 204
     listed = api.get("/v1/deliveries", params={"webhook_id": webhook["id"]}).json()["data"]
     assert [d["status"] for d in listed] == ["cancelled"]
