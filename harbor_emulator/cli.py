@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import gc
 import ipaddress
 import logging
+import shutil
 import socket
 import sys
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -21,8 +20,10 @@ from .cli_remote import COMMANDS as REMOTE_COMMANDS
 from .cli_remote import connection_options, setting
 from .cli_traffic import COMMANDS as TRAFFIC_COMMANDS
 from .config import DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Config
+from .lifecycle import OPEN_RESPONSE_SECONDS, StoppingServer
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -165,6 +166,14 @@ def main() -> None:
     envvar="HARBOR_EMULATOR_LOG_FORMAT",
     help="text for a terminal (colour on a TTY unless NO_COLOR is set); json: one object a line.",
 )
+@click.option(
+    "--exit-with-stdin",
+    is_flag=True,
+    default=False,
+    envvar="HARBOR_EMULATOR_EXIT_WITH_STDIN",
+    help="Stop (within 2 s) when stdin reaches end of file: a parent that holds a pipe to it "
+    "takes the emulator along when it dies, even by SIGKILL.",
+)
 def start(
     host: str,
     port: int,
@@ -181,6 +190,7 @@ def start(
     start_time: str | None,
     log_level: str,
     log_format: str,
+    exit_with_stdin: bool,
 ) -> None:
     """Serve the emulator (default http://127.0.0.1:4280)."""
     # `harbor-emulator --control-token T start` means the same as `start --control-token T`.
@@ -208,11 +218,14 @@ def start(
             "address can reset the emulator and read its secrets.",
             err=True,
         )
-    sys.exit(serve(config))
+    sys.exit(serve(config, exit_with_stdin=exit_with_stdin))
 
 
-def serve(config: Config) -> int:
-    """Run the server until SIGINT/SIGTERM; return the process exit status."""
+def serve(config: Config, *, exit_with_stdin: bool = False) -> int:
+    """Run the server until SIGINT/SIGTERM (or the end of stdin); return the exit status.
+
+    Whatever it is doing, the process ends within the contract's time (lifecycle.py).
+    """
     from .app import create_app  # imported late so `--help` and `--version` stay fast
     from .logs import configure_logging
 
@@ -225,7 +238,8 @@ def serve(config: Config) -> int:
         click.echo(f"error: {_bind_problem(config.host, config.port, exc)}", err=True)
         return EXIT_CANNOT_START
     config = dataclasses.replace(config, port=sock.getsockname()[1])
-    app = _StartupWatch(create_app(config))
+    harbor_app = create_app(config)
+    app = _StartupWatch(harbor_app)
     server = _AnnouncingServer(
         uvicorn.Config(
             app,
@@ -240,9 +254,15 @@ def serve(config: Config) -> int:
             date_header=False,
             # Deliveries to our own /_sink arrive over loopback; keep connections cheap.
             timeout_keep_alive=30,
-        )
+            timeout_graceful_shutdown=OPEN_RESPONSE_SECONDS,
+        ),
+        before_forced_exit=lambda: _remove_private_state(harbor_app),
     )
-    logging.getLogger("uvicorn.error").addFilter(_without_startup_chatter)
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addFilter(_without_startup_chatter)
+    uvicorn_log.addFilter(server.quiet_cut_responses)
+    if exit_with_stdin:
+        server.stop_at_end_of_stdin()
     try:
         server.run(sockets=[sock])
     except SystemExit:
@@ -369,18 +389,15 @@ class _StartupWatch:
             raise
 
 
-class _AnnouncingServer(uvicorn.Server):
-    """Prints one line with the URL once the server accepts connections."""
+def _remove_private_state(app: Starlette) -> None:
+    """The fresh state of a run without --db, which the clean stop would have removed."""
+    db = getattr(app.state, "db", None)  # None until the lifespan has opened it
+    if db is not None and db.temp_dir is not None:
+        shutil.rmtree(db.temp_dir, ignore_errors=True)
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, so the process would
-        # die by the signal (exit 143 in a container). A clean stop is exit status 0.
-        with super().capture_signals():
-            try:
-                yield
-            finally:
-                self._captured_signals.clear()
+
+class _AnnouncingServer(StoppingServer):
+    """Prints one line with the URL once the server accepts connections."""
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
