@@ -4,6 +4,7 @@ npx, tsc, Vitest and Jest."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -13,7 +14,8 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pytest
 import yaml
 
 from tests.test_binary import READY_LINE, binary  # noqa: F401  (binary: a fixture)
+from tests.test_lifecycle import PARENT_DEATH_SECONDS, alive
 
 pytestmark = pytest.mark.slow
 
@@ -273,6 +276,98 @@ def test_npx_harbor_emulator_start_serves(project: Path) -> None:
             os.killpg(npx.pid, signal.SIGKILL)
             npx.wait(timeout=30)
         pump_thread.join(timeout=30)  # it ends at EOF; only then is closing the pipe safe
+        assert npx.stdout is not None
+        npx.stdout.close()
+
+
+def in_group(pgid: int) -> list[int]:
+    """The processes of a process group (npx and everything it started)."""
+    members = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                    members.append(int(proc.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return members
+
+
+def command_of(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return "(gone)"
+
+
+def left_after(seconds: float, running: Callable[[], list[int]]) -> list[int]:
+    """What `running()` still lists after up to `seconds` (empty as soon as it is)."""
+    deadline = time.monotonic() + seconds
+    while (left := [pid for pid in running() if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+# A Node process that starts an emulator, says its pid, and then only waits.
+STARTS_AND_WAITS = (
+    "import { startEmulator } from 'harbor-emulator';"
+    "const harbor = await startEmulator();"
+    "console.log(harbor.pid);"
+    "setInterval(() => {}, 60_000);"
+)
+
+
+@pytest.mark.usefixtures("no_emulator_left")
+def test_a_node_process_killed_by_sigkill_takes_its_emulator_along(project: Path) -> None:
+    node = subprocess.Popen(
+        ["node", "--input-type=module", "-e", STARTS_AND_WAITS],
+        cwd=project,
+        env=npm_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert node.stdout is not None
+        pid = int(node.stdout.readline())  # startEmulator's own 30 s bound ends a bad start
+        assert pid in processes_running(executable(project))
+        node.kill()
+        node.wait(timeout=10)
+        left = left_after(PARENT_DEATH_SECONDS, lambda: processes_running(executable(project)))
+        for orphan in left:
+            os.kill(orphan, signal.SIGKILL)
+        assert not left, f"still running {PARENT_DEATH_SECONDS} s after node's SIGKILL: {left}"
+    finally:
+        node.kill()
+        node.wait(timeout=10)
+        assert node.stdout is not None
+        node.stdout.close()
+
+
+@pytest.mark.usefixtures("no_emulator_left")
+def test_sigterm_to_npx_ends_the_wrapper_and_the_emulator(project: Path) -> None:
+    """npm exec dies of SIGTERM without passing it on: the bin notices its parent is gone."""
+    npx = subprocess.Popen(
+        ["npx", "--no-install", "harbor-emulator", "start", "--port", "0"],
+        cwd=project,
+        env=npm_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # its own group: everything npx started is in it
+    )
+    try:
+        assert npx.stdout is not None
+        assert READY_LINE.fullmatch(npx.stdout.readline().rstrip("\n"))
+        assert processes_running(executable(project))
+        npx.send_signal(signal.SIGTERM)
+        npx.wait(timeout=10)
+        left = left_after(PARENT_DEATH_SECONDS, lambda: in_group(npx.pid))
+        assert not left, f"still running {PARENT_DEATH_SECONDS} s after npx's SIGTERM: " + (
+            ", ".join(f"{pid} {command_of(pid)}" for pid in left)
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(npx.pid, signal.SIGKILL)
+        npx.wait(timeout=10)
         assert npx.stdout is not None
         npx.stdout.close()
 

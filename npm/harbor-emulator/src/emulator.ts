@@ -1,7 +1,7 @@
 // startEmulator(): run the harbor-emulator executable on a free port and hand back a typed
 // client of it. The process is the whole emulator; this file only starts and stops it.
 import { spawn, type ChildProcessByStdio } from "node:child_process";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 
 import { connectEmulator, type EmulatorClient } from "./client.js";
 import { EmulatorStartError } from "./errors.js";
@@ -34,7 +34,8 @@ export interface Emulator extends EmulatorClient {
   readonly pid: number;
   /** The version the executable reported. */
   readonly version: string;
-  /** SIGTERM, then wait for the exit (SIGKILL after 10 s). Safe to call twice. */
+  /** SIGTERM, then wait for the exit (SIGKILL after 10 s). Safe to call twice. If this
+   * process ends first, even by SIGKILL, the emulator stops within 2 s by itself. */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -43,7 +44,7 @@ const READY_LINE = /^harbor-emulator (\S+) listening on (http:\/\/127\.0\.0\.1:\
 const STDERR_KEPT_BYTES = 16_384;
 const STOP_GRACE_MS = 10_000;
 
-type EmulatorProcess = ChildProcessByStdio<null, Readable, Readable>;
+type EmulatorProcess = ChildProcessByStdio<Writable, Readable, Readable>;
 
 // Emulators still running when this process exits, stopped from its "exit" handler so a
 // test runner that dies or forgets stop() leaves nothing behind.
@@ -52,7 +53,10 @@ let exitHookInstalled = false;
 
 export async function startEmulator(options: StartOptions = {}): Promise<Emulator> {
   const executable = options.binary ?? binaryPath();
-  const args = ["start", "--host", "127.0.0.1", "--port", String(options.port ?? 0)];
+  // --exit-with-stdin: the pipe to its stdin is the emulator's lifeline. The kernel closes it
+  // when this process dies, however it dies (a test runner killed by a timeout, kill -9),
+  // and the emulator then stops within 2 s.
+  const args = ["start", "--host", "127.0.0.1", "--port", String(options.port ?? 0), "--exit-with-stdin"];
   for (const file of [options.fixtures ?? []].flat()) args.push("--fixtures", file);
   if (options.seed !== undefined) args.push("--seed", String(options.seed));
   if (options.strict) args.push("--strict");
@@ -60,12 +64,14 @@ export async function startEmulator(options: StartOptions = {}): Promise<Emulato
   args.push(...(options.args ?? []));
 
   const child: EmulatorProcess = spawn(executable, args, {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
     // Its own process group: the one-file executable runs the server in a child process,
     // which signalling the parent alone could orphan.
     detached: process.platform !== "win32",
     windowsHide: true,
   });
+  // Nothing is ever written to the lifeline; an emulator that ended first is no error.
+  child.stdin.on("error", () => {});
   installExitHook();
   running.add(child);
   const stderr = keepTail(child.stderr);
@@ -170,6 +176,7 @@ async function stopProcess(child: EmulatorProcess): Promise<void> {
   }
   // Whatever the one-file bootloader's child left behind in the group.
   signalGroup(child, "SIGKILL");
+  child.stdin.destroy();
   child.stdout.destroy();
   child.stderr.destroy();
 }
@@ -177,7 +184,8 @@ async function stopProcess(child: EmulatorProcess): Promise<void> {
 function unref(child: EmulatorProcess): void {
   child.unref();
   // The pipes are handles too; unref them so only the test's own work keeps node alive.
-  for (const stream of [child.stdout, child.stderr] as Array<Readable & { _handle?: { unref?: () => void } }>) {
+  type Piped = (Readable | Writable) & { _handle?: { unref?: () => void } };
+  for (const stream of [child.stdin, child.stdout, child.stderr] as Piped[]) {
     stream._handle?.unref?.();
   }
 }
