@@ -1,17 +1,21 @@
-"""Fuzz the /v1 API with schemathesis, driven by harbor_emulator/openapi.yaml.
+"""Fuzz the emulator's HTTP API with schemathesis, driven by harbor_emulator/openapi.yaml.
 
-Which checks run, and why two do not, is in schemathesis.toml at the repository root.
+Which checks run, and why three do not, is in schemathesis.toml at the repository root.
 
 Starts an emulator on a free port (or uses --url), runs `st run` against its
 /openapi.json with a test key, following the document's links (create -> get -> patch ->
 delete), and exits with schemathesis's status. Arguments after `--` go to `st run`.
 
-    scripts/fuzz                         # the default budget
+    scripts/fuzz                         # the default budget, every documented route
     scripts/fuzz --max-examples 200 --seed 7
+    scripts/fuzz --duration 300          # five minutes: fuzzing, then stateful, repeated
+    scripts/fuzz --paths '^/v1/'         # only the routes whose path matches
     scripts/fuzz --url http://127.0.0.1:4280 -- --phases stateful
 
-Only /v1 is fuzzed: /_control resets state, moves the clock by up to a century and
-revokes keys, which would turn the run into noise about itself.
+Every route of the document is fuzzed, /_control included: a reset, a clock moved to the
+end of its range or a revoked key in the middle of a run must not make any later answer a
+5xx or one the document does not allow (docs/limits.md, "The clock's end and the served
+document").
 """
 
 from __future__ import annotations
@@ -33,7 +37,14 @@ CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
 READY_LINE = re.compile(r"listening on (http://\S+)")
 
 
-def schemathesis_command(url: str, *, max_examples: int, seed: int | None) -> list[str]:
+def schemathesis_command(
+    url: str,
+    *,
+    max_examples: int,
+    seed: int | None,
+    paths: str | None = None,
+    duration_seconds: int | None = None,
+) -> list[str]:
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or "st"
     command = [
         st,
@@ -43,8 +54,6 @@ def schemathesis_command(url: str, *, max_examples: int, seed: int | None) -> li
         f"{url}/openapi.json",
         "--header",
         f"Authorization: Bearer {FUZZ_KEY}",
-        "--include-path-regex",
-        "^/v1/",
         "--max-examples",
         str(max_examples),
         # Found examples are not worth keeping between runs; no .hypothesis/ litter.
@@ -52,6 +61,11 @@ def schemathesis_command(url: str, *, max_examples: int, seed: int | None) -> li
         "none",
         "--no-color",
     ]
+    if paths is not None:
+        command += ["--include-path-regex", paths]
+    if duration_seconds is not None:
+        # The phases repeat until the budget is spent (each still runs to the end once).
+        command += ["--max-time", str(duration_seconds)]
     if seed is not None:
         command += ["--seed", str(seed)]
     return command
@@ -97,11 +111,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="fuzz this running emulator instead of starting one")
     parser.add_argument("--max-examples", type=int, default=100, help="test cases per operation")
     parser.add_argument("--seed", type=int, help="reproduce a run")
+    parser.add_argument(
+        "--duration",
+        type=int,
+        metavar="SECONDS",
+        help="keep fuzzing (fuzzing and stateful phases, repeated) for this long",
+    )
+    parser.add_argument(
+        "--paths", metavar="REGEX", help="fuzz only the routes whose path matches (default: all)"
+    )
     parser.add_argument("st_args", nargs="*", help="passed on to `st run` (after --)")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         url = args.url or stack.enter_context(started_emulator())
-        command = schemathesis_command(url, max_examples=args.max_examples, seed=args.seed)
+        command = schemathesis_command(
+            url,
+            max_examples=args.max_examples,
+            seed=args.seed,
+            paths=args.paths,
+            duration_seconds=args.duration,
+        )
         return subprocess.call([*command, *args.st_args])
 
 
