@@ -123,12 +123,6 @@ def check_in_range(ms: int, param: str) -> None:
         )
 
 
-def saturate(ms: int) -> int:
-    """A time computed ahead of now (an expiry, a retry), held at the clock's end: past it the
-    clock never gets, and no four-digit year can render it."""
-    return min(ms, MAX_MS)
-
-
 def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
@@ -178,7 +172,8 @@ def parse_timestamp(value: object, param: str) -> int:
     except (OverflowError, OSError, ValueError):
         ms = -1
     # An offset can carry a four-digit year past the clock's range ("9999-12-31T23:00:00-05:00"),
-    # where no time the emulator stores or renders may go.
+    # where no time the emulator stores or renders may go; fractions of the last second still
+    # render as 9999-12-31T23:59:59Z, as Unix seconds below 253402300800 do above.
     if not MIN_MS <= ms < MAX_MS + 1000:
         raise HarborError("invalid_parameter", f"{param} is out of range.", param=param)
     return ms

@@ -21,7 +21,7 @@ from harbor_emulator.api.openapi import document
 from harbor_emulator.delivery.sender import Sender
 
 ROOT = Path(__file__).resolve().parent.parent
-# About 60 s on an idle machine: ~58 operations x 50 examples in each phase, plus the
+# About 100 s on an idle machine: 58 operations x 50 examples in each phase, plus the
 # stateful sequences the document's links allow (create -> get -> patch -> delete). The
 # timeout only guards against a hang: a loaded 2-core machine may take several times longer.
 MAX_EXAMPLES = 50

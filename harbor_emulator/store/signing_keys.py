@@ -7,7 +7,7 @@ clock's end (docs/limits.md): rotated at the end itself, the previous key has ex
 
 from __future__ import annotations
 
-from ..clock import saturate
+from ..clock import MAX_MS
 from .db import Database, Row, Tx
 from .rows import SigningKey
 
@@ -43,7 +43,7 @@ async def rotate(tx: Tx, new_key: SigningKey, expire_previous_ms: int) -> None:
     await tx.execute(
         "UPDATE signing_keys SET expires_ms = MIN(COALESCE(expires_ms, ?1), ?1) "
         "WHERE endpoint_id = ?2",
-        (saturate(expire_previous_ms), new_key.endpoint_id),
+        (min(expire_previous_ms, MAX_MS), new_key.endpoint_id),
     )
     await insert(tx, new_key)
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from harbor_emulator.api.openapi import document
+from harbor_emulator.clock import MAX_MS, Clock
 from tests.conftest import Emulator, error_of
 from tests.receiver import Receiver
 
@@ -48,6 +49,18 @@ def _every_documented_operation() -> list[tuple[str, str]]:
         if method in ("get", "post", "put", "patch", "delete")
     ]
     return sorted(operations, key=lambda operation: operation[1] == "/_control/reset")
+
+
+def test_a_running_clock_saturates_whatever_host_time_does() -> None:
+    host = [1_780_000_000.0]
+    clock = Clock(host_time=lambda: host[0])
+    clock.set_ms(MAX_MS - 500)
+    host[0] += 0.25  # binary fractions: the float arithmetic is exact
+    assert clock.now_ms() == MAX_MS - 250
+    for years in (1, 10_000, 10**9):
+        host[0] += years * 31_557_600
+        assert clock.now_ms() == MAX_MS
+        assert clock.now().year == 9999
 
 
 @pytest.mark.parametrize("reset_body", [{}, {"seed": 1}], ids=["unseeded", "seeded"])
