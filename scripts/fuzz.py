@@ -15,26 +15,28 @@ delete), and exits with schemathesis's status. Arguments after `--` go to `st ru
 Every route of the document is fuzzed, /_control included: a reset, a clock moved to the
 end of its range or a revoked key in the middle of a run must not make any later answer a
 5xx or one the document does not allow (docs/limits.md, "The clock's end and the served
-document").
+document"). The emulator it starts runs in this process, its deliveries answered 200
+without the network (fuzzed webhooks point anywhere); one given with --url sends for real,
+and the run resets it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+
+from harbor_emulator.delivery.sender import Sender
+from harbor_emulator.testing import EmulatorServer
+
 FUZZ_KEY = "hb_test_fuzz"
 CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
-READY_LINE = re.compile(r"listening on (http://\S+)")
 
 
 def schemathesis_command(
@@ -71,39 +73,32 @@ def schemathesis_command(
     return command
 
 
+def receiver_everywhere(sender: Sender) -> httpx.AsyncBaseTransport:
+    """A sender's transport whose every URL answers 200, without the network.
+
+    Fuzzed webhooks point at made-up hosts and addresses: real sends would resolve and
+    connect to them (traffic to anywhere), and each clock advance would wait for those
+    attempts to time out, holding every write behind it. httpx still builds each request
+    (headers, URL), so a delivery the sender cannot encode still fails the run.
+    """
+    transport = httpx.MockTransport(lambda _: httpx.Response(200))
+    sender._all.append(transport)  # type: ignore[arg-type]
+    return transport
+
+
 @contextlib.contextmanager
 def started_emulator() -> Iterator[str]:
-    """A fresh emulator (no rate limit, fresh state) on a free port; yields its URL."""
-    emulator = shutil.which("harbor-emulator", path=str(Path(sys.executable).parent))
-    if emulator is None:
-        sys.exit("harbor-emulator is not installed in this environment")
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [emulator, "start", "--port", "0", "--rate-limit", "0", "--log-level", "warning"],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            # A user's HARBOR_EMULATOR_DB, _STRICT or _CONTROL_TOKEN must not shape the run.
-            env={k: v for k, v in os.environ.items() if not k.startswith("HARBOR_EMULATOR_")},
-        )
-        try:
-            assert process.stdout is not None
-            for line in process.stdout:
-                if match := READY_LINE.search(line):
-                    yield match.group(1)
-                    break
-            else:
-                log.seek(0)
-                sys.exit(f"harbor-emulator did not start:\n{log.read().decode(errors='replace')}")
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                # Deliveries to fuzzed hosts may still be resolving or connecting; its
-                # state is throwaway, so nothing is lost by not waiting for them.
-                process.kill()
-                process.wait()
+    """A fresh emulator (no rate limit, fresh state) on a free port, served by uvicorn in
+    this process with every delivery answered 200 locally; yields its URL."""
+    original = Sender._transport
+    Sender._transport = receiver_everywhere  # type: ignore[assignment,method-assign]
+    # Config's defaults, not a user's HARBOR_EMULATOR_* settings: nothing else shapes the run.
+    server = EmulatorServer(rate_limit=0, log_level="warning")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        Sender._transport = original  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:
