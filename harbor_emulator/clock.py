@@ -29,6 +29,9 @@ class ClockState:
 class Clock:
     """Emulator time = host time + offset, or a fixed instant while frozen.
 
+    A running clock saturates at MAX_MS (contract: Limits, clock end): it reaches the end of
+    its range and stays there, so no reading is ever a time that cannot be rendered.
+
     Listeners are told after every change, so the delivery scheduler wakes up when
     time jumps instead of polling.
     """
@@ -45,7 +48,7 @@ class Clock:
     def now_ms(self) -> int:
         if self._frozen_at_ms is not None:
             return self._frozen_at_ms
-        return int((self._host_time() + self._offset_seconds) * 1000)
+        return min(int((self._host_time() + self._offset_seconds) * 1000), MAX_MS)
 
     def now(self) -> datetime:
         return from_ms(self.now_ms())
@@ -165,9 +168,15 @@ def parse_timestamp(value: object, param: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
-        return to_ms(moment)
+        ms = to_ms(moment)
     except (OverflowError, OSError, ValueError):
-        raise HarborError("invalid_parameter", f"{param} is out of range.", param=param) from None
+        ms = -1
+    # An offset can carry a four-digit year past the clock's range ("9999-12-31T23:00:00-05:00"),
+    # where no time the emulator stores or renders may go; fractions of the last second still
+    # render as 9999-12-31T23:59:59Z, as Unix seconds below 253402300800 do above.
+    if not MIN_MS <= ms < MAX_MS + 1000:
+        raise HarborError("invalid_parameter", f"{param} is out of range.", param=param)
+    return ms
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")

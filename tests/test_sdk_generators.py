@@ -327,6 +327,39 @@ def test_the_python_sdk_types_a_rate_limit(python_sdk: Any, emulator_factory: An
     assert answer.error.retry_after_ms >= 1
 
 
+def test_the_python_sdk_models_both_fault_bodies(python_sdk: Any, client: Any) -> None:
+    # The delivery-fault body once had no model (a lone `allOf: [FaultTrigger]` reads as
+    # "this is FaultTrigger" to the generator), so typed users could not build one.
+    models = _sdk(python_sdk, "models")
+    control = _sdk(python_sdk, "api.control.control_create_fault")
+    assert "DeliveryFaultCreate" in str(control.sync.__annotations__["body"])
+    delivery = control.sync(
+        client=client,
+        body=models.DeliveryFaultCreate(
+            target="delivery", endpoint_id="wh_01HXYZ", outcome=503, count=2
+        ),
+    )
+    assert isinstance(delivery, models.DeliveryFault)
+    assert (delivery.outcome, delivery.remaining) == (503, 2)
+    api = control.sync(
+        client=client,
+        body=models.ApiFaultCreate(
+            target="api", error_code=models.ErrorCode.EVENT_NOT_FOUND, path="/v1/events*"
+        ),
+    )
+    assert isinstance(api, models.ApiFault)
+    # The rules the schema states without a model still hold on the server: a count and a
+    # probability at once is refused with a typed error.
+    refused = control.sync(
+        client=client,
+        body=models.DeliveryFaultCreate(
+            target="delivery", endpoint_id="wh_01HXYZ", outcome=503, count=2, probability=0.5
+        ),
+    )
+    assert isinstance(refused, models.Error)
+    assert refused.error.code == models.ErrorCode.INVALID_PARAMETER
+
+
 def test_openapi_typescript_types_a_program_that_runs(
     npm_tools: Path, served_document: Path, emulator: Emulator, receiver: Any, tmp_path: Path
 ) -> None:

@@ -79,7 +79,14 @@ async def get_clock(request: Request) -> Response:
 def parse_advance(body: dict[str, Any]) -> float:
     """Seconds to advance by, from `{"seconds": n}` or `{"duration": "1h30m"}`."""
     check_fields(body, ("seconds", "duration"))
-    if ("seconds" in body) == ("duration" in body):
+    if "seconds" in body and "duration" in body:
+        # Both present: nothing is missing, the two conflict.
+        raise HarborError(
+            "invalid_parameter",
+            "Send 'seconds' or 'duration', not both.",
+            param="seconds",
+        )
+    if "seconds" not in body and "duration" not in body:
         raise HarborError(
             "missing_parameter", "Send one of 'seconds' or 'duration'.", param="seconds"
         )

@@ -85,7 +85,7 @@ def parse_document(raw: bytes | str, *, source: str, yaml_syntax: bool) -> Docum
         raise fixture_error(source, "", f"invalid YAML: {exc}") from None
     except (ValueError, RecursionError) as exc:
         raise fixture_error(source, "", f"invalid JSON: {str(exc)[:200]}") from None
-    if document is None:
+    if document is None and yaml_syntax:  # an empty YAML document; JSON null is no mapping
         return {}
     if not isinstance(document, dict):
         raise fixture_error(source, "", "the document must be a mapping of sections.")

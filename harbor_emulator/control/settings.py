@@ -90,9 +90,10 @@ async def create_workspace_from(state: Any, body: dict[str, Any]) -> Workspace:
     """The core of POST /_control/workspaces, shared with the dashboard."""
     check_fields(body, ("id", "name"))
     now_ms = state.clock.now_ms()
+    # Left out, a new id is made; null is not an id (the document allows only a string).
     workspace_id = (
         validate_workspace_id(body["id"], "id")
-        if body.get("id") is not None
+        if "id" in body
         else "ws_" + state.random.token_hex(8)
     )
     name = validate_name(body.get("name"))
@@ -127,8 +128,9 @@ async def create_api_key_from(state: Any, body: dict[str, Any]) -> ApiKey:
     dialect = body.get("dialect", "hb")
     if dialect not in ("hb", "hk"):
         raise HarborError("invalid_parameter", "'dialect' must be 'hb' or 'hk'.", param="dialect")
+    # Left out, a new key is made; null is not a key (the document allows only a string).
     key = body.get("key")
-    if key is None:
+    if "key" not in body:
         key = f"{dialect}_{mode}_{state.random.token_hex(16)}"
     elif not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
         raise HarborError("invalid_parameter", "'key' is not a well-formed API key.", param="key")

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from ..clock import MAX_MS, MIN_MS
 from ..control import clock_routes
 from ..control.sinks import parse_script
 from ..errors import HarborError
@@ -49,7 +50,8 @@ def _window(request: Request) -> tuple[int, int] | None:
         until_ms = int(request.query_params.get("to", ""))
     except ValueError:
         return None
-    return (since_ms, until_ms) if 0 <= since_ms <= until_ms else None
+    # Only times the clock can read: others could not be queried or shown.
+    return (since_ms, until_ms) if MIN_MS <= since_ms <= until_ms <= MAX_MS else None
 
 
 async def _clock(request: Request, **context: Any) -> Response:

@@ -3,7 +3,8 @@
 Contract (Delivery, Details fixed here): after failed attempt n the next one is due
 `schedule_seconds[n - 1]` after attempt n's scheduled time, the last delay repeating once
 the schedule runs out; the delivery fails when that would fall later than
-`max_age_seconds` after its first attempt.
+`max_age_seconds` after its first attempt, or past the end of the clock's range (the
+clock stops there, so that attempt could never fall due: docs/limits.md).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from harbor_emulator.clock import MAX_MS
 from harbor_emulator.errors import HarborError
 
 MAX_AGE_LIMIT_SECONDS = 259_200  # 72 hours, the contract's ceiling and default
@@ -86,7 +88,7 @@ def next_attempt_ms(
     schedule = policy.schedule_seconds
     delay_seconds = schedule[min(attempt_number, len(schedule)) - 1]
     candidate_ms = scheduled_ms + delay_seconds * 1000
-    if candidate_ms > first_attempt_ms + policy.max_age_seconds * 1000:
+    if candidate_ms > min(first_attempt_ms + policy.max_age_seconds * 1000, MAX_MS):
         return None
     return candidate_ms
 

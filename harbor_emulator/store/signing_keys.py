@@ -1,11 +1,13 @@
 """SQL for signing keys: every secret an endpoint has had, and until when each signs.
 
 A key is valid while `expires_ms` is NULL (the current key) or later than now on the
-emulator clock; at exactly `expires_ms` it has expired.
+emulator clock; at exactly `expires_ms` it has expired. No key expires later than the
+clock's end (docs/limits.md): rotated at the end itself, the previous key has expired.
 """
 
 from __future__ import annotations
 
+from ..clock import MAX_MS
 from .db import Database, Row, Tx
 from .rows import SigningKey
 
@@ -41,7 +43,7 @@ async def rotate(tx: Tx, new_key: SigningKey, expire_previous_ms: int) -> None:
     await tx.execute(
         "UPDATE signing_keys SET expires_ms = MIN(COALESCE(expires_ms, ?1), ?1) "
         "WHERE endpoint_id = ?2",
-        (expire_previous_ms, new_key.endpoint_id),
+        (min(expire_previous_ms, MAX_MS), new_key.endpoint_id),
     )
     await insert(tx, new_key)
 

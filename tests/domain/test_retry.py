@@ -1,5 +1,6 @@
 import pytest
 
+from harbor_emulator.clock import MAX_MS
 from harbor_emulator.domain.retry import (
     DEFAULT_POLICY,
     RetryPolicy,
@@ -145,3 +146,17 @@ def test_policy_json_round_trips() -> None:
     assert policy_to_json(policy) == {"schedule_seconds": [10, 20], "max_age_seconds": 600}
     assert parse_retry_policy(policy_to_json(policy)) == policy
     assert parse_retry_policy(policy_to_json(DEFAULT_POLICY)) == DEFAULT_POLICY
+
+
+def test_a_retry_past_the_clocks_end_gives_up() -> None:
+    # The clock stops at MAX_MS: an attempt scheduled after it could never fall due.
+    policy = RetryPolicy((30,), 600)
+    start = MAX_MS - 60_000
+    at_the_end = next_attempt_ms(
+        policy, first_attempt_ms=start, scheduled_ms=start + 30_000, attempt_number=2
+    )
+    assert at_the_end == MAX_MS
+    assert (
+        next_attempt_ms(policy, first_attempt_ms=start, scheduled_ms=MAX_MS, attempt_number=3)
+        is None
+    )
