@@ -33,14 +33,15 @@ waited seconds behind them. With them each costs at most one 64 KiB head of pars
 
 Why not a maintained client with limits built in (issue 25; `scripts/bench_delivery.py
 --candidates`, 2,000 deliveries at 1, 16 and 64 concurrent senders, medians of 3, the
-sender's CPU per request): aiohttp's client (C parser) cost the same as this transport,
-1.0-1.1x, h11 driven directly 1.1-1.6x, httpx's transport 4.3-5.5x. Neither has the
+sender's CPU per request, two runs): this transport 141-180 us, aiohttp's client (C
+parser) 1.1-1.4x that, h11 driven directly 1.1-1.7x, httpx's transport 5.2-6.5x (on a
+busier machine 1.0-1.1x, 1.1-1.6x and 4.3-5.5x: aiohttp at best ties). Neither has the
 contract's limits: aiohttp bounds a line, a field and the header count but not a head,
 h11 the head's bytes but not its lines, and neither counts interim responses. Against an
 endless `100 Continue` with a 2 s timeout, aiohttp burned 1.83 s of CPU and httpx (h11)
 1.47 s, this transport under 0.01 s. Both would need the same counting written around
-them, and aiohttp a sender written anew for its models plus eight packages; the speed
-they offer is this transport's. The limits cost it 2.5 us a response (4.1 -> 6.6 us to
+them, and aiohttp a sender written anew for its models plus eight packages, for no
+speed this transport lacks. The limits cost it 2.5 us a response (4.1 -> 6.6 us to
 parse a typical answer), under 1% of an attempt.
 """
 
