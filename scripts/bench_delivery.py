@@ -20,6 +20,11 @@ and 20): emulator/bare deliveries per second >= 0.7 at 1, 16 and 64 concurrent a
    no queue or database; `--shared-client` adds a variant whose workers share one client,
    and `--lean-bare` one whose workers each own the emulator's own HTTP transport
    (delivery/plainhttp.py), which shows what the engine costs beyond its HTTP client.
+   `--candidates` sets that transport beside the maintained clients that could replace it
+   (issue 25), each with the receiver limits it has: the lean transport, aiohttp's client
+   (`pip install aiohttp`) and h11 driven directly; the plain bare sender is the third,
+   httpx's own transport (httpcore over h11). Each bare row also gives the sender's CPU
+   time per request, the figure that does not depend on how fast the receiver answers.
 2. Fast-forward. A webhook to a receiver that always answers 500, created paused; 1,000
    events; the clock frozen; resume and drain (the 1,000 first attempts), then one
    POST /_control/clock/advance {"duration": "72h"} (attempts 2-8). The receiver counts
@@ -37,6 +42,7 @@ in 8 attempts each...), 2 when the bench itself could not run.
 
 Examples:
     python scripts/bench_delivery.py --shared-client
+    python scripts/bench_delivery.py --candidates --concurrency 1,16,64 --repeat 3
     python scripts/bench_delivery.py --concurrency 64 --repeat 3 --json
 """
 
@@ -44,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import shlex
@@ -89,6 +96,23 @@ HTTP_TIMEOUT_S = DRAIN_TIMEOUT_S + 60
 FF_DURATION = "72h"
 FF_ATTEMPTS = 8  # the default schedule: attempts at 0, 5 min, ..., 68 h 35 min, then failed
 
+# The bare sender's clients (see scripts/_bench_bare_sender.py) and their rows' names.
+BARE_TARGETS = {
+    "own": "bare",
+    "shared": "bare-shared",
+    "lean": "bare-lean",
+    "aiohttp": "bare-aiohttp",
+    "h11": "bare-h11",
+}
+CANDIDATES = ["aiohttp", "h11"]  # maintained clients that could replace the lean transport
+BARE_LABELS = {
+    "bare": "httpx (httpcore over h11), one client per worker: the bare sender",
+    "bare-shared": "one httpx.AsyncClient with httpx's default pool limits for all workers",
+    "bare-lean": "the emulator's own HTTP transport, delivery/plainhttp.py (llhttp)",
+    "bare-aiohttp": "aiohttp's client (C parser), one ClientSession per worker",
+    "bare-h11": "h11 driven directly, one connection per worker, no httpcore",
+}
+
 TARGET_RATIO = 0.7
 TARGET_RATIO_CONCURRENCIES = (1, 16, 64)
 TARGET_P99_CONCURRENCY = 64
@@ -109,7 +133,7 @@ REFERENCE = (
 
 @dataclass
 class Sample:
-    """One timed run: `target` is emulator, bare, bare-shared or bare-lean."""
+    """One timed run: `target` is emulator or bare[-CLIENT] (see BARE_TARGETS)."""
 
     target: str
     concurrency: int
@@ -121,6 +145,7 @@ class Sample:
     p99_ms: float
     max_ms: float
     problems: list[str] = field(default_factory=list)
+    cpu_us: float | None = None  # the bare sender's CPU time per request
 
     @classmethod
     def of(
@@ -131,6 +156,7 @@ class Sample:
         seconds: float,
         durations_ms: list[float],
         problems: list[str],
+        cpu_s: float | None = None,
     ) -> Sample:
         n = len(durations_ms)
         return cls(
@@ -144,6 +170,7 @@ class Sample:
             p99_ms=percentile(durations_ms, 99),
             max_ms=float(max(durations_ms, default=0.0)),
             problems=problems,
+            cpu_us=cpu_s / n * 1e6 if cpu_s is not None and n else None,
         )
 
     @classmethod
@@ -165,6 +192,7 @@ class Sample:
             p99_ms=med("p99_ms"),
             max_ms=max(r.max_ms for r in runs),
             problems=[p for r in runs for p in r.problems],
+            cpu_us=med("cpu_us") if runs[0].cpu_us is not None else None,
         )
 
 
@@ -177,9 +205,10 @@ class FastForward:
     first_attempts: int  # as counted by the receiver
     advance_attempts: int
     problems: list[str] = field(default_factory=list)
-    # The bare sender, the same requests to the same receiver (None: not run).
+    # The bare sender, the same requests to the same receiver (None: not run), and its
+    # other clients (bare-lean, bare-aiohttp, bare-h11) when asked for.
     bare: Sample | None = None
-    bare_lean: Sample | None = None
+    variants: list[Sample] = field(default_factory=list)
 
     @property
     def total_s(self) -> float:
@@ -206,12 +235,22 @@ class Report:
     repeat: int = 1
     shared_client: bool = False
     lean_bare: bool = False
+    candidates: bool = False
     samples: list[Sample] = field(default_factory=list)
     fast_forward: FastForward | None = None
     # 1-minute load averages around the bench: on 2 cores, anything else running skews
     # both sides of a ratio differently and every absolute figure.
     load_before: float = 0.0
     load_after: float = 0.0
+
+    def bare_clients(self) -> list[str]:
+        """The bare sender's clients to run besides "own", in the order of the columns."""
+        clients = ["shared"] if self.shared_client else []
+        if self.lean_bare or self.candidates:
+            clients.append("lean")
+        if self.candidates:
+            clients += CANDIDATES
+        return clients
 
     def run(self, target: str, concurrency: int, endpoints: int = 1) -> Sample | None:
         found = [
@@ -235,9 +274,9 @@ class Report:
         ]
         if self.fast_forward:
             out += [f"fast-forward: {p}" for p in self.fast_forward.problems]
-            for bare in (self.fast_forward.bare, self.fast_forward.bare_lean):
-                if bare:
-                    out += [f"fast-forward {bare.target}: {p}" for p in bare.problems]
+            bare = self.fast_forward.bare
+            for sample in ([bare] if bare else []) + self.fast_forward.variants:
+                out += [f"fast-forward {sample.target}: {p}" for p in sample.problems]
         return out
 
     def targets(self) -> list[Target]:
@@ -267,8 +306,7 @@ class Report:
             (t, c, e)
             for c in self.concurrencies
             for t, e in [("emulator", 1), ("emulator", CAP_ENDPOINTS), ("bare", 1)]
-            + ([("bare-shared", 1)] if self.shared_client else [])
-            + ([("bare-lean", 1)] if self.lean_bare else [])
+            + [(BARE_TARGETS[client], 1) for client in self.bare_clients()]
         ]
         out["runs"] = [asdict(r) for t, c, e in cells if (r := self.run(t, c, e)) is not None]
         out["ratios"] = {
@@ -282,8 +320,11 @@ class Report:
                 "attempts": ff.attempts,
                 "attempts_per_s": ff.attempts / ff.total_s if ff.total_s else 0.0,
                 "bare_per_s": ff.bare.rate if ff.bare else None,
-                "bare_lean_per_s": ff.bare_lean.rate if ff.bare_lean else None,
             }
+            for variant in ff.variants:
+                key = variant.target.replace("-", "_")
+                out["fast_forward"][key] = asdict(variant)
+                out["fast_forward"][f"{key}_per_s"] = variant.rate
         out["targets"] = [asdict(t) for t in self.targets()]
         out["problems"] = self.problems
         out["flagged"] = bool(self.problems)
@@ -467,12 +508,15 @@ class Bench:
         client: str = "own",
         expected_status: str = "200",
     ) -> Sample:
-        """`client`: own (an httpx client per worker), shared or lean (see the bare sender)."""
+        """`client`: own (an httpx client per worker), shared, lean, aiohttp or h11 (see
+        the bare sender)."""
         self._runs += 1
         job_path = self.workdir / f"bare{self._runs}.json"
+        result_path = self.workdir / f"bare{self._runs}.result.json"
         job = {"concurrency": concurrency, "client": client, "requests": requests}
         job_path.write_text(json.dumps(job))
-        argv = ["taskset", "-c", EMULATOR_CORE, sys.executable, str(BARE_SENDER), str(job_path)]
+        argv = ["taskset", "-c", EMULATOR_CORE, sys.executable, str(BARE_SENDER)]
+        argv += [str(job_path), str(result_path)]
         proc = subprocess.Popen(
             argv,
             cwd=SCRIPTS.parent,
@@ -481,26 +525,31 @@ class Bench:
             start_new_session=True,
         )
         try:
-            out, err = proc.communicate(timeout=HTTP_TIMEOUT_S)
+            _, err = proc.communicate(timeout=HTTP_TIMEOUT_S)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
         if proc.returncode != 0:
             raise BenchError(f"bare sender exited with {proc.returncode}:\n{err.decode()[-2000:]}")
-        result = json.loads(out)
+        result = json.loads(result_path.read_text())
         problems = []
         if result["errors"]:
             problems.append(f"{result['errors']} requests failed (connection/timeout)")
         if other := {k: n for k, n in result["statuses"].items() if k != expected_status}:
             problems.append(f"answers other than {expected_status}: {other}")
-        target = {"own": "bare", "shared": "bare-shared", "lean": "bare-lean"}[client]
         return Sample.of(
-            target, concurrency, 1, result["elapsed_s"], result["durations_ms"], problems
+            BARE_TARGETS[client],
+            concurrency,
+            1,
+            result["elapsed_s"],
+            result["durations_ms"],
+            problems,
+            result["cpu_s"],
         )
 
     async def throughput(
-        self, receiver: str, concurrencies: list[int], repeat: int, shared: bool, lean: bool
+        self, receiver: str, concurrencies: list[int], repeat: int, clients: list[str]
     ) -> list[Sample]:
         samples: list[Sample] = []
         for c in concurrencies:
@@ -513,16 +562,13 @@ class Bench:
                     requests = requests or sent  # the 1-endpoint bodies, to one URL
                 self.log(f"  bare: c={c}, one client per worker, run {rep + 1}")
                 samples.append(self.bare_run(requests, c))
-                if shared:
-                    self.log(f"  bare: c={c}, one shared client, run {rep + 1}")
-                    samples.append(self.bare_run(requests, c, client="shared"))
-                if lean:
-                    self.log(f"  bare: c={c}, the emulator's transport, run {rep + 1}")
-                    samples.append(self.bare_run(requests, c, client="lean"))
+                for client in clients:
+                    self.log(f"  bare: c={c}, client {client}, run {rep + 1}")
+                    samples.append(self.bare_run(requests, c, client=client))
         return samples
 
     async def fast_forward(
-        self, receiver: str, deliveries: int, concurrency: int, *, lean: bool = False
+        self, receiver: str, deliveries: int, concurrency: int, *, clients: list[str]
     ) -> FastForward:
         proc, port, name = self.start_emulator(concurrency)
         api = Api(port)
@@ -591,15 +637,40 @@ class Bench:
         self.log(f"  bare: {len(requests)} requests to the failing receiver")
         workers = max(1, concurrency // 4)
         result.bare = self.bare_run(requests, workers, expected_status="500")
-        if lean:
-            self.log(f"  bare: {len(requests)} requests, the emulator's transport")
-            result.bare_lean = self.bare_run(
-                requests, workers, client="lean", expected_status="500"
+        for client in clients:
+            if client == "shared":
+                continue  # one worker per slot of one endpoint: nothing to share
+            self.log(f"  bare: {len(requests)} requests, client {client}")
+            result.variants.append(
+                self.bare_run(requests, workers, client=client, expected_status="500")
             )
         return result
 
 
 # -- output ---------------------------------------------------------------------------
+
+
+def format_clients(report: Report) -> str:
+    """The HTTP clients side by side: the sender's CPU per request, its rate, and each
+    against the lean transport (issue 25's decision)."""
+    targets = ["bare-lean", "bare", *(BARE_TARGETS[c] for c in CANDIDATES)]
+    lines = [
+        "HTTP clients, bare sender (CPU us per request: this process's CPU time / requests;",
+        "  x lean: that CPU against the lean transport's, rate: requests/s)",
+        f"{'conc':>4}  " + "  ".join(f"{t.removeprefix('bare-'):>22}" for t in targets),
+    ]
+    for c in report.concurrencies:
+        lean = report.run("bare-lean", c)
+        cells = []
+        for target in targets:
+            sample = report.run(target, c)
+            if sample is None or sample.cpu_us is None:
+                cells.append(f"{'-':>22}")
+                continue
+            times = sample.cpu_us / lean.cpu_us if lean and lean.cpu_us else 0.0
+            cells.append(f"{sample.cpu_us:6.0f} us {times:4.1f}x {sample.rate:6.0f}/s")
+        lines.append(f"{c:>4}  " + "  ".join(cells))
+    return "\n".join(lines)
 
 
 def format_report(report: Report) -> str:
@@ -621,14 +692,13 @@ def format_report(report: Report) -> str:
         "like-for-like comparison with the bare sender.",
         "",
     ]
+    variants = [BARE_TARGETS[client] for client in report.bare_clients()]
     header = (
         f"{'conc':>4}  {'emu 1 ep/s':>10} {'p99 ms':>7}  {'emu 4 ep/s':>10} {'p99 ms':>7}  "
         f"{'bare dlv/s':>10} {'p99 ms':>7}"
     )
-    if report.shared_client:
-        header += f"  {'shared dlv/s':>12} {'p99 ms':>7}"
-    if report.lean_bare:
-        header += f"  {'lean dlv/s':>10} {'p99 ms':>7}"
+    for target in variants:
+        header += f"  {target.removeprefix('bare-') + ' dlv/s':>12} {'p99 ms':>7}"
     header += f"  {'ratio 1ep':>9} {'ratio 4ep':>9}"
     lines.append(header)
 
@@ -646,22 +716,16 @@ def format_report(report: Report) -> str:
             f"{c:>4}  {cell(report.run('emulator', c, 1))} "
             f"{cell(report.run('emulator', c, CAP_ENDPOINTS))} {cell(report.run('bare', c))}"
         )
-        if report.shared_client:
-            row += f" {cell(report.run('bare-shared', c), 12)}"
-        if report.lean_bare:
-            row += f" {cell(report.run('bare-lean', c))}"
+        for target in variants:
+            row += f" {cell(report.run(target, c), 12)}"
         row += f" {ratio(report.ratio(c, 1))} {ratio(report.ratio(c, CAP_ENDPOINTS))}"
         lines.append(row)
     lines += ["", REFERENCE]
-    if report.shared_client:
-        lines.append(
-            "  (shared: one httpx.AsyncClient with httpx's default pool limits for all workers)"
-        )
-    if report.lean_bare:
-        lines.append(
-            "  (lean: the bare sender with the emulator's own HTTP transport, "
-            "delivery/plainhttp.py, one per worker; the ratios stay against bare)"
-        )
+    if variants:
+        lines.append("  bare senders (the ratios stay against bare):")
+        lines += [f"    {t}: {BARE_LABELS[t]}" for t in ["bare", *variants]]
+    if report.candidates:
+        lines += ["", format_clients(report)]
     if ff := report.fast_forward:
         lines += [
             "",
@@ -676,9 +740,8 @@ def format_report(report: Report) -> str:
             f"attempts  {ff.attempts / ff.total_s if ff.total_s else 0:7.1f} attempts/s "
             "(attempts as counted by the receiver)",
         ]
-        for bare, what in ((ff.bare, "bare sender"), (ff.bare_lean, "bare, lean transport")):
-            if bare is None:
-                continue
+        for bare in ([ff.bare] if ff.bare else []) + ff.variants:
+            what = "bare sender" if bare.target == "bare" else bare.target
             ratio = (ff.attempts / ff.total_s) / bare.rate if ff.total_s and bare.rate else 0.0
             lines.append(
                 f"  {what}, same {bare.deliveries} requests, {bare.concurrency} workers "
@@ -743,6 +806,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also run the bare sender with the emulator's own HTTP transport",
     )
     parser.add_argument(
+        "--candidates",
+        action="store_true",
+        help="also run the bare sender with the lean transport, aiohttp's client and h11, "
+        "and compare their CPU per request (aiohttp must be installed)",
+    )
+    parser.add_argument(
         "--ff-deliveries", type=int, default=1000, help="fast-forward deliveries; 0 skips it"
     )
     parser.add_argument(
@@ -766,16 +835,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def run_bench(bench: Bench, args: argparse.Namespace, report: Report) -> None:
+    if args.candidates and importlib.util.find_spec("aiohttp") is None:
+        raise BenchError("--candidates runs aiohttp's client: pip install aiohttp")
     receiver = bench.start_receiver("receiver", 200)
     bench.log(f"throughput: receiver {receiver}, {args.deliveries} deliveries per run")
-    report.samples = await bench.throughput(
-        receiver, args.concurrencies, args.repeat, args.shared_client, args.lean_bare
-    )
+    clients = report.bare_clients()
+    report.samples = await bench.throughput(receiver, args.concurrencies, args.repeat, clients)
     if args.ff_deliveries:
         failing = bench.start_receiver("failing", 500)
         bench.log(f"fast-forward: {args.ff_deliveries} deliveries to {failing} (500)")
         report.fast_forward = await bench.fast_forward(
-            failing, args.ff_deliveries, args.ff_concurrency, lean=args.lean_bare
+            failing, args.ff_deliveries, args.ff_concurrency, clients=clients
         )
 
 
@@ -795,6 +865,7 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat,
         shared_client=args.shared_client,
         lean_bare=args.lean_bare,
+        candidates=args.candidates,
     )
     try:
         with tempfile.TemporaryDirectory(prefix="bench_delivery_") as tmp:

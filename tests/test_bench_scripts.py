@@ -290,3 +290,39 @@ def test_a_short_delivery_run_with_every_bare_variant(tmp_path: Path) -> None:
         "fast-forward 72h, 5 deliveries, all attempts (s)",
         "fast-forward attempts/s",
     ]
+
+
+def test_a_short_delivery_run_with_the_http_client_candidates(tmp_path: Path) -> None:
+    """`--candidates` (issue 25): the bare sender on the lean transport, aiohttp's client
+    and h11, each a row with the sender's CPU per request."""
+    done = subprocess.run(
+        [
+            sys.executable, str(SCRIPTS / "bench_delivery.py"),
+            "--concurrency", "2", "--deliveries", "8", "--ff-deliveries", "0", "--candidates",
+            "--json",
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(done.stdout)
+    assert data["flagged"] is False, data["problems"]
+    bare = {r["target"]: r for r in data["runs"] if r["target"].startswith("bare")}
+    assert sorted(bare) == ["bare", "bare-aiohttp", "bare-h11", "bare-lean"]
+    assert all(r["deliveries"] == 8 and r["cpu_us"] > 0 for r in bare.values())
+
+
+def test_the_candidates_table_sets_each_client_against_the_lean_transport() -> None:
+    bench = _load("bench_delivery")
+    report = bench.Report(8, [16], "emulator", candidates=True)
+    cpu_seconds = {"bare-lean": 0.2, "bare": 1.0, "bare-aiohttp": 0.2, "bare-h11": 0.3}
+    for target, cpu_s in cpu_seconds.items():
+        report.samples.append(bench.Sample.of(target, 16, 1, 1.0, [1.0] * 1000, [], cpu_s))
+    table = bench.format_clients(report)
+    assert table.splitlines()[-1].split() == [
+        "16",
+        "200", "us", "1.0x", "1000/s",
+        "1000", "us", "5.0x", "1000/s",
+        "200", "us", "1.0x", "1000/s",
+        "300", "us", "1.5x", "1000/s",
+    ]  # fmt: skip

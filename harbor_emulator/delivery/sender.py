@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import signing
-from .plainhttp import DeliveryTransport
+from .plainhttp import DeliveryTransport, ReceiverLimitError
 
 USER_AGENT = "Harbor-Webhooks/1.0"
 RESPONSE_EXCERPT_BYTES = 4096
@@ -200,12 +200,21 @@ class Sender:
                 url = self._url(request.url)
                 return await self._exchange(transport, url, request, headers, started)
         except (TimeoutError, httpx.TimeoutException):
+            address, seconds = _address(request.url), _seconds(self.timeout_seconds)
+            error = "timeout"
             detail = (
-                f"No complete response from {_address(request.url)} within "
-                f"{_seconds(self.timeout_seconds)} s (the delivery timeout)."
+                f"No complete response from {address} within {seconds} s (the delivery timeout)."
             )
+            if transport.response_begun():
+                # The receiver answered in part (a trickle, an endless head): the contract
+                # makes that a broken exchange, not a slow one.
+                error = "connection_error"
+                detail = (
+                    f"{address} sent part of a response but not all of it within {seconds} s, "
+                    "the delivery timeout (wall time, however the bytes trickle in)."
+                )
             return AttemptResult(
-                None, None, "timeout", self._elapsed_ms(started), headers, detail, timeout_ms
+                None, None, error, self._elapsed_ms(started), headers, detail, timeout_ms
             )
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             # Refused, reset, invalid HTTP, a URL httpx cannot send to: the receiver
@@ -330,6 +339,8 @@ def connection_error_detail(exc: BaseException, url: str) -> str:
             return f"Connection reset by {address} before a complete response ({cause})."
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return f"The URL cannot be sent to: {innermost}."
+    if isinstance(exc, ReceiverLimitError):
+        return f"{address} {exc}; the attempt was cut off there."
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"{address} broke the HTTP exchange: {innermost}."
     if isinstance(exc, httpx.ReadError | httpx.WriteError):

@@ -20,7 +20,8 @@ def impatient(emulator_factory: Any) -> Emulator:
     ("answer", "error", "code"),
     [
         (Answer(kind="hang"), "timeout", None),
-        (Answer(kind="trickle"), "timeout", None),
+        # A response begun but not finished within the timeout (contract, Limits).
+        (Answer(kind="trickle"), "connection_error", None),
         (Answer(kind="close"), "connection_error", None),
         (Answer(kind="garbage"), "connection_error", None),
         (Answer(kind="big", status=500), None, 500),
