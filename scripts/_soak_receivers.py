@@ -1,4 +1,4 @@
-"""Webhook receivers on 127.0.0.1 for scripts/soak.py: one healthy, four misbehaving.
+"""Webhook receivers on 127.0.0.1 for scripts/soak.py: one healthy, eight misbehaving.
 
 They run on the soak's own event loop and speak HTTP/1.1 over raw streams, because a
 well-behaved server framework will not hang, reset or trickle on purpose
@@ -14,7 +14,20 @@ import struct
 from collections import Counter
 
 # What each receiver does with every request it reads.
-KINDS = ("healthy", "error500", "hang", "reset", "trickle")
+KINDS = (
+    "healthy",
+    "error500",
+    "hang",
+    "reset",
+    "trickle",
+    # The hostile ones (contract, Limits: Receivers): each must cost the emulator a failed
+    # attempt and nothing else, neither memory nor other requests' time.
+    "endless_headers",
+    "endless_status",
+    "interim",
+    "split",
+)
+HOSTILE = ("endless_headers", "endless_status", "interim", "split")
 # No receiver keeps a connection longer than this, whatever the emulator does.
 MAX_CONNECTION_SECONDS = 60.0
 
@@ -92,6 +105,9 @@ async def _answer(kind: str, reader: asyncio.StreamReader, writer: asyncio.Strea
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()
         return False
+    if kind in HOSTILE:
+        await _hostile(kind, writer)
+        return False
     # trickle: a 200 whose body arrives a byte at a time, slower than any timeout allows.
     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
     for _ in range(1000):
@@ -99,3 +115,29 @@ async def _answer(kind: str, reader: asyncio.StreamReader, writer: asyncio.Strea
         await writer.drain()
         await asyncio.sleep(0.1)
     return False
+
+
+async def _hostile(kind: str, writer: asyncio.StreamWriter) -> None:
+    """Answer as a hostile receiver; returns when the emulator hangs up (or after a while)."""
+    if kind == "split":
+        # A complete 200, then a second response on the same write: the 200 counts.
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nnope"
+        )
+        await writer.drain()
+        return
+    if kind == "endless_headers":
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        chunk = b"".join(b"X-Flood-%d: %s\r\n" % (i, b"y" * 200) for i in range(64))
+    elif kind == "endless_status":
+        writer.write(b"HTTP/1.1 200 ")
+        chunk = b"O" * 16384
+    else:  # interim: 100 Continue for ever, never a final response
+        chunk = b"HTTP/1.1 100 Continue\r\n\r\n"
+    # As fast as the emulator reads, until it hangs up; drain() raises once it has.
+    while True:
+        writer.write(chunk)
+        await writer.drain()
+        if kind == "interim":
+            await asyncio.sleep(0.01)

@@ -8,9 +8,14 @@ One real emulator process (`python -m harbor_emulator.cli start --port 0 --db FI
 driven at once by: event writers (some with an Idempotency-Key, retried with the same body),
 an endpoint churner (create webhooks, pause, resume, delete), fixture loads with given ids,
 clock advances from a second to a day, resets, SIGKILL and restart on the same --db every
-few seconds, webhook receivers that hang, reset, answer 500, trickle or behave, and one
-spell of disk-full on a small tmpfs when one can be mounted (root; otherwise the summary
-says why it was skipped). Then it stops the writers and checks.
+few seconds, webhook receivers that hang, reset, answer 500, trickle or behave, hostile
+receivers (headers or a status line without end, 100 Continue for ever, a 200 followed by a
+second response), and one spell of disk-full on a small tmpfs when one can be mounted (root;
+otherwise the summary says why it was skipped). The contract's Limits are probed meanwhile
+(scripts/_soak_limits.py): YAML alias bombs must be refused, a second `start` on the same
+--db must exit 2 naming the server's pid, the clock is parked at its end
+(9999-12-31T23:59:59Z, running) before every other reset, and health's latency and the
+emulator's memory are sampled throughout. Then it stops the writers and checks.
 
 Terms, exactly as counted:
 
@@ -42,7 +47,11 @@ Terms, exactly as counted:
 Any of lost, corrupted, other 5xx, stuck, inconsistent attempts, a broken idempotent retry,
 lost clock updates (16 concurrent advances of 60 s on a frozen clock must move it 960 s),
 a failed `PRAGMA integrity_check`, an emulator that died on its own or did not serve again
-after the disk-full spell without a restart, makes the exit status 1.
+after the disk-full spell without a restart, makes the exit status 1. So do an alias bomb
+not refused (or refused after 10 s), a second process that serves or does not exit 2 naming
+the pid, a clock that does not stop at its end, an attempt to a hostile receiver recorded as
+anything but a failure (the split answer's 200 as anything but a success), and the
+emulator's memory above --max-rss-mb.
 """
 
 from __future__ import annotations
@@ -79,6 +88,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from _soak_limits import Limits
 from _soak_process import Emulator, EmulatorFailed, SmallDisk
 from _soak_receivers import Receivers
 
@@ -94,6 +104,7 @@ EVENT_TYPES = [
     ("soak.order.paid", 35),
     ("soak.user.signup", 20),
     ("soak.slow.tick", 10),
+    ("soak.hostile.tick", 8),
 ]
 # Which events each receiver gets: the slow ones (hang, trickle) only a tenth of them, so
 # a day's advance costs seconds, not minutes.
@@ -103,6 +114,10 @@ PATTERNS = {
     "reset": "soak.order.*",
     "hang": "soak.slow.*",
     "trickle": "soak.slow.*",
+    "endless_headers": "soak.hostile.*",
+    "endless_status": "soak.hostile.*",
+    "interim": "soak.hostile.*",
+    "split": "soak.hostile.*",
 }
 TEXTS = [
     "plain",
@@ -200,6 +215,7 @@ class Soak:
             {"status": "pending"} if disk else {"status": "skipped", "reason": no_disk}
         )
         self.receivers = Receivers()
+        self.limits = Limits(self, args.max_rss_mb)
         self.figures = Figures()
         self.violations: list[str] = []
         self.events: dict[str, EventWrite] = {}
@@ -225,6 +241,7 @@ class Soak:
         *,
         key: str | None = None,
         body: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = 60.0,
     ) -> httpx.Response | None:
@@ -239,6 +256,7 @@ class Soak:
                 method,
                 self.emulator.url + path,
                 json=body,
+                content=content,
                 headers=sent_headers,
                 timeout=httpx.Timeout(timeout, connect=5.0),
             )
@@ -569,12 +587,16 @@ class Soak:
             await asyncio.sleep(rng.uniform(0.3, 1.5))
             seconds = weighted(rng, ADVANCES)
             self.advanced_seconds += seconds
+            parked = self.limits.at_clock_end
             response = await self.call(
                 "POST", "/_control/clock/advance", body={"seconds": seconds}, timeout=300
             )
+            parked = parked or self.limits.at_clock_end
             if response is not None and response.status_code == 200:
                 self.figures.add("clock_advances")
                 self.figures.add("clock_advanced_seconds", seconds)
+            elif response is not None and response.status_code == 400 and parked:
+                self.figures.add("clock_advances_past_end")  # the clock is at its end
             elif response is not None and response.status_code < 500:
                 self.unexpected("POST /_control/clock/advance", response)
 
@@ -591,6 +613,10 @@ class Soak:
             self.epoch += 1
             self.resetting = True
             try:
+                # Every other reset, park the clock at its end first: between epochs, so
+                # no checked write meets year 9999, and the reset brings the clock back.
+                if self.epoch % 2 == 1:
+                    await self.limits.clock_end_move()
                 # Retried through kills and faults until acknowledged: until then every
                 # write is ambiguous, so the epoch must end with a known reset.
                 deadline = time.monotonic() + 60
@@ -844,6 +870,7 @@ class Soak:
         state = await self.verify_epoch(final=True)
         if state is not None:
             report |= self.check_deliveries(state)
+            report["hostile_attempts"] = self.limits.check_hostile_deliveries(state)
         report["clock_check"] = await self.clock_check()
         return report
 
@@ -938,6 +965,9 @@ class Soak:
             asyncio.create_task(self.resetter()),
             asyncio.create_task(self.killer()),
             asyncio.create_task(self.disk_full_spell()),
+            asyncio.create_task(self.limits.alias_bomber()),
+            asyncio.create_task(self.limits.second_process()),
+            asyncio.create_task(self.limits.prober()),
         ]
         # Returns early only if a worker crashed (a bug of this script): then stop at once.
         await asyncio.wait(workers, timeout=self.seconds, return_when=asyncio.FIRST_EXCEPTION)
@@ -1000,9 +1030,10 @@ class Soak:
             "answers": {op: dict(c) for op, c in sorted(f.answers.items())},
             "failures_5xx": dict(f.failures.most_common()),
             "disk_full": self.disk_report,
+            **self.limits.report(),
             **final,
         }
-        summary["violations"] = self.violations + judge(summary)
+        summary["violations"] = self.violations + self.limits.violations + judge(summary)
         summary["samples"] = f.samples
         summary["log"] = str(self.emulator.log_path)
         return summary
@@ -1106,6 +1137,13 @@ def print_summary(s: dict[str, Any]) -> None:
         f"fixture loads            {s['fixture_loads']}",
         f"receiver requests        {s['receiver_requests']}",
         f"disk-full spell          {disk_line}",
+        f"alias bombs refused      {s['alias_bombs_refused']} (slowest "
+        f"{s['alias_bomb_seconds_max']} s)",
+        f"second process on --db   {s['second_process']}",
+        f"clock parked at its end  {s['clock_end_moves']}",
+        f"hostile receivers        attempts {s.get('hostile_attempts')}",
+        f"health latency (ms)      {s['health_ms']}",
+        f"emulator memory (max)    {s['rss_mb_max']} MB",
         f"integrity_check          {s['integrity_check']}",
         f"SIGTERM stop status      {s['graceful_stop_exit_status']}",
         f"unanswered requests      {s['unanswered_requests']} (cut off by kills; "
@@ -1147,6 +1185,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tmpfs-mb", type=int, default=256, help="size of the small disk")
     parser.add_argument("--no-disk-full", action="store_true", help="skip the disk-full spell")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (db, log)")
+    parser.add_argument(
+        "--max-rss-mb", type=float, default=400, help="the emulator's memory bound, in MB"
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.writers < 1:
         parser.error("--seconds must be > 0 and --writers >= 1")

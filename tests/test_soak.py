@@ -3,9 +3,11 @@ nothing, and its verdict must be able to say otherwise.
 
 The run (about 15 s of load, then the final checks) SIGKILLs and restarts the emulator,
 resets it under writers, moves its clock, loads fixtures, points webhooks at receivers that
-hang, reset, answer 500 or trickle, and fills its disk for a few seconds where a tmpfs can
-be mounted (root). Not marked slow: like tests/test_fuzz.py it is the suite's guard
-against whole classes of bugs, and takes about as long.
+hang, reset, answer 500, trickle or are hostile (endless headers, endless status line,
+100 Continue for ever, a split response), throws YAML alias bombs, starts a second process
+on its database, parks its clock at the end of time, and fills its disk for a few seconds
+where a tmpfs can be mounted (root). Not marked slow: like tests/test_fuzz.py it is the
+suite's guard against whole classes of bugs, and takes about as long.
 """
 
 from __future__ import annotations
@@ -68,13 +70,23 @@ def test_a_short_soak_finds_nothing() -> None:
     assert summary["emulator_died"] == 0, report
     assert summary["resets"] >= 1 and summary["clock_advances"] >= 1, report
     assert summary["fixture_loads"] >= 1, report
-    assert set(summary["receiver_requests"]) == {
+    assert set(summary["receiver_requests"]) >= {
         "healthy",
         "error500",
         "hang",
         "reset",
         "trickle",
     }, report
+    # The contract's Limits were probed, not only loaded: bombs refused, a second process
+    # on the same file turned away, the clock parked at its end, memory sampled.
+    assert sum(summary["alias_bombs_refused"].values()) >= 1, report
+    assert summary["second_process"].get("refused", 0) >= 1, report
+    assert set(summary["second_process"]) == {"refused"}, report
+    assert (
+        summary["clock_end_moves"].get("done", 0) + summary["clock_end_moves"].get("cut off", 0)
+        >= 1
+    ), report
+    assert summary["rss_mb_max"] > 0 and summary["health_ms"]["n"] > 0, report
 
     # Nothing lost: every checked write was found, through the export and the API.
     assert summary["lost"] == 0 and summary["corrupted"] == 0, report
@@ -155,3 +167,42 @@ def test_the_verdict_names_each_broken_guarantee() -> None:
     for name, value in broken.items():
         verdict = judge(_clean_summary() | {name: value})
         assert len(verdict) == 1, (name, verdict)
+
+
+def test_attempts_to_hostile_receivers_are_judged() -> None:
+    """A split answer's 200 must count; the endless ones must fail, never succeed."""
+    module = _soak_module()
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from _soak_limits import Limits
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+
+    class Soak:
+        seconds = 0.0
+
+    def state(split: dict[str, Any], endless: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "webhooks": [
+                {"id": "wh_s", "url": "http://127.0.0.1:1/hooks/split"},
+                {"id": "wh_e", "url": "http://127.0.0.1:2/hooks/endless_headers"},
+            ],
+            "deliveries": [
+                {"id": "dlv_s", "webhook_id": "wh_s", "status": "succeeded", "attempts": [split]},
+                {"id": "dlv_e", "webhook_id": "wh_e", "status": "pending", "attempts": [endless]},
+            ],
+        }
+
+    good_split = {"id": "a1", "response_code": 200, "error": None}
+    good_endless = {"id": "a2", "response_code": None, "error": "connection_error"}
+    limits = Limits(Soak(), max_rss_mb=400)  # type: ignore[arg-type]
+    counts = limits.check_hostile_deliveries(state(good_split, good_endless))
+    assert counts == {"split": 1, "endless_headers": 1} and limits.violations == []
+    for split, endless in (
+        ({**good_split, "response_code": 500}, good_endless),
+        (good_split, {**good_endless, "response_code": 200, "error": None}),
+    ):
+        limits = Limits(Soak(), max_rss_mb=400)  # type: ignore[arg-type]
+        limits.check_hostile_deliveries(state(split, endless))
+        assert len(limits.violations) == 1, limits.violations
+    assert module.judge(_clean_summary()) == []
