@@ -143,7 +143,13 @@ def _allowed_methods(request: Request) -> str:
 async def health(request: Request) -> Response:
     state = request.app.state
     return JSONResponse(
-        {"status": "ok", "version": __version__, "now": format_ms(state.clock.now_ms())}
+        {
+            "status": "ok",
+            "version": __version__,
+            "now": format_ms(state.clock.now_ms()),
+            # The database file was removed or replaced under the process: writes answer 503.
+            "storage": "ok" if state.db.storage_available else "unavailable",
+        }
     )
 
 
