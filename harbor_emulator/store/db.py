@@ -324,6 +324,12 @@ class Database:
         """
         return await self._enqueue(_Inline(work))  # type: ignore[no-any-return]
 
+    def write_soon(self, work: WriteWork[T]) -> asyncio.Future[T]:
+        """`write_inline(work)` queued now, by code on the event loop that can't await: it
+        commits before (or with) every write queued after it. The caller owns the future,
+        and its exception."""
+        return self._enqueue(_Inline(work))
+
     def _enqueue(self, item: WriteWork[Any] | _Inline | _Alone) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))

@@ -1,6 +1,7 @@
 """The database file under real `harbor-emulator start --db F` processes: one process per file
 (a second start exits 2 naming the first's pid), a file removed or replaced under a running
-emulator refuses writes with 503 rather than answering 201s a restart would lose."""
+emulator refuses writes with 503 rather than answering 201s a restart would lose, and a file
+from an older version is upgraded in place."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from harbor_emulator.store.lockfile import DatabaseInUse, DatabaseLock
+from harbor_emulator.store.schema import MIGRATIONS
 from tests.test_cli_start import running
 
 KEY = {"Authorization": "Bearer hb_test_dbfile"}
@@ -120,6 +122,7 @@ def test_a_removed_db_file_refuses_writes_and_health_says_so(tmp_path: Path) -> 
         # Three writes that main answered 201 into the unlinked file, lost at the restart.
         for _ in range(3):
             _assert_refused(_post(api, "refused"))
+        assert api.put("/_control/sinks/s", json={"responses": []}).status_code == 503
         assert _storage(api) == "unavailable"
         assert "refused" not in _types(api)  # nothing of a refused write is visible either
     with running(*_args(db)) as (url, _), _api(url) as api:
@@ -189,3 +192,24 @@ def test_a_replaced_db_file_refuses_writes_and_no_201_is_lost(tmp_path: Path) ->
     with sqlite3.connect(other) as conn:  # the other file is left as it was
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
     conn.close()
+
+
+def test_a_db_file_from_before_sinks_and_faults_were_stored_is_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    conn = sqlite3.connect(db)
+    for number, script in enumerate(MIGRATIONS[:6], start=1):
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    conn.execute("INSERT INTO workspaces (id, name, created_ms) VALUES ('ws_old', NULL, 0)")
+    conn.commit()
+    conn.close()
+    with running(*_args(db)) as (url, _), _api(url) as api:
+        script = {"responses": [{"status": 500}]}
+        assert api.put("/_control/sinks/kept", json=script).status_code == 200
+        assert api.get("/v1/events", params={"workspace_id": "ws_old"}).status_code == 200
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+        assert conn.execute("SELECT id FROM workspaces WHERE id = 'ws_old'").fetchone()
+        assert conn.execute("SELECT sink, status FROM sink_script").fetchall() == [("kept", 500)]
+    finally:
+        conn.close()
