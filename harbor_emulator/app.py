@@ -55,6 +55,7 @@ from .fast_state import AttributeState
 from .gate import StateGate
 from .ids import IdFactory
 from .randomness import Randomness
+from .store import backups
 from .store.db import Database, Tx
 
 log = logging.getLogger("harbor_emulator")
@@ -143,7 +144,13 @@ def _allowed_methods(request: Request) -> str:
 async def health(request: Request) -> Response:
     state = request.app.state
     return JSONResponse(
-        {"status": "ok", "version": __version__, "now": format_ms(state.clock.now_ms())}
+        {
+            "status": "ok",
+            "version": __version__,
+            "now": format_ms(state.clock.now_ms()),
+            # The database file was removed or replaced under the process: writes answer 503.
+            "storage": "ok" if state.db.storage_available else "unavailable",
+        }
     )
 
 
@@ -207,9 +214,13 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
             state.limiter = RateLimiter(config.rate_limit)
             state.idempotency = IdempotencyGuard()
             state.reset_hooks = []
-            state.sinks = sinks.SinkRegistry(state.clock)
-            state.faults = faults.FaultRegistry(state.clock, state.ids)
-            state.reset_hooks += [state.sinks.reset, state.faults.reset]
+            state.sinks = sinks.SinkRegistry(state.clock, db)
+            state.faults = faults.FaultRegistry(state.clock, state.ids, db)
+            await state.faults.reload()
+            state.reset_hooks.append(state.faults.reset)
+            # A snapshot save a crash cut short left its half-written file: nothing else can
+            # be saving now (the database is ours alone).
+            backups.remove_leftovers(db)
             state.scheduler = Scheduler(
                 db,
                 state.clock,

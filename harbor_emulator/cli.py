@@ -306,7 +306,10 @@ def _start_problem(config: Config, exc: BaseException) -> str:
     import sqlite3  # only a failed start needs these
 
     from .errors import HarborError
+    from .store.lockfile import DatabaseInUse
 
+    if isinstance(exc, DatabaseInUse):  # names the pid holding the database
+        return str(exc)
     if isinstance(exc, HarborError) and exc.code == "invalid_fixtures":
         return f"{exc.code}: {exc.message}; fix the file or leave it out"
     storage = isinstance(exc, sqlite3.Error | OSError) or (

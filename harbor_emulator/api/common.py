@@ -44,7 +44,7 @@ def v1(scope: str) -> Callable[[Handler], Handler]:
             state = request.app.state
             # Injected faults come first: they stand for an outage in front of the API.
             # scope["path"], not request.url.path: building the URL costs ~6% of a request.
-            if fault := state.faults.take_api_fault(method, request.scope["path"]):
+            if fault := await state.faults.take_api_fault(method, request.scope["path"]):
                 raise fault
             principal = state.keys.authenticate(request.headers.get("authorization"))
             state.limiter.take(principal.key)

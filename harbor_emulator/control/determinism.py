@@ -93,14 +93,13 @@ async def observe_stored_ids(state: Any) -> None:
 
 
 def dump_memory(state: Any) -> dict[str, Any]:
-    """Everything of the state that lives outside the database, as JSON."""
+    """Everything of the state that lives outside the database, as JSON (sinks and faults
+    are in the database)."""
     clock = state.clock
     return {
         "clock": {"now_ms": clock.now_ms(), "frozen": clock.frozen},
         "random": state.random.dump(),
         "ids": state.ids.dump(),
-        "sinks": state.sinks.dump(),
-        "faults": state.faults.dump(),
     }
 
 
@@ -119,6 +118,12 @@ async def load_memory(state: Any, memory: dict[str, Any]) -> None:
     elif state.random.seeded:
         state.random.reseed(None)
     # Unseeded ids never go back: an id handed out after the save is not made again.
-    await state.sinks.load(memory.get("sinks", {}))
-    state.faults.load(memory.get("faults", []))
+    # Sinks and faults are in the database, restored with it; a snapshot saved before they
+    # were held them here.
+    if "sinks" in memory:
+        await state.sinks.load_dumped(memory["sinks"])
+    if "faults" in memory:
+        await state.faults.load_dumped(memory["faults"])
+    else:
+        await state.faults.reload()
     await observe_stored_ids(state)

@@ -3,10 +3,17 @@ with a chosen outcome, a number of times or at random with a seed.
 
 The registry is consulted by the /v1 pipeline (`take_api_fault`, before authentication)
 and by the delivery engine (`take_delivery_fault`, once per attempt, before sending).
+Faults are state like any other, in the database (store/faults.py); the registry keeps them
+in memory too, for the hot path, and stores each change: a fault and what remains of its
+count survive a restart with `--db`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+import logging
 import math
 import random
 import re
@@ -27,8 +34,12 @@ from ..api.common import (
 from ..clock import Clock, format_ms
 from ..errors import STATUS_BY_CODE, HarborError
 from ..ids import IdFactory
-from ..store.db import RETRY_AFTER_SECONDS
+from ..store import faults as stored
+from ..store.db import RETRY_AFTER_SECONDS, Database, Tx
+from ..store.rows import StoredFault
 from .auth import control
+
+log = logging.getLogger("harbor_emulator.faults")
 
 MAX_FAULTS = 1_000
 MAX_COUNT = 1_000_000
@@ -128,13 +139,14 @@ class Fault:
 class FaultRegistry:
     """The faults of one app, in creation order: the first that matches and fires wins."""
 
-    def __init__(self, clock: Clock, ids: IdFactory) -> None:
+    def __init__(self, clock: Clock, ids: IdFactory, db: Database) -> None:
         self._clock = clock
         self._ids = ids
+        self._db = db
         self._faults: dict[str, Fault] = {}
 
-    def add(self, spec: dict[str, Any]) -> Fault:
-        """Validate a fault spec (the body of POST /_control/faults) and register it."""
+    async def add(self, spec: dict[str, Any]) -> Fault:
+        """Validate a fault spec (the body of POST /_control/faults), store and register it."""
         if len(self._faults) >= MAX_FAULTS:
             raise HarborError(
                 "invalid_parameter",
@@ -147,71 +159,144 @@ class FaultRegistry:
             # No seed of its own: draws come from the emulator's Randomness (seeded runs
             # fail the same attempts every time).
             fault.rng = self._ids.random.fault_stream(fault.id)
+        # Registered before it is stored, so the bound holds for concurrent adds; its
+        # insert is queued before any write of where it stands.
         self._faults[fault.id] = fault
+        row = _stored(fault)
+        try:
+            await self._db.write(lambda tx: stored.insert(tx, [row]))
+        except BaseException:
+            self._faults.pop(fault.id, None)
+            raise
         return fault
 
     def list(self) -> list[Fault]:
         return list(self._faults.values())
 
-    def remove(self, fault_id: str) -> bool:
+    async def remove(self, fault_id: str) -> bool:
+        if fault_id not in self._faults:
+            return False
+        await self._db.write(lambda tx: stored.delete(tx, fault_id))
         return self._faults.pop(fault_id, None) is not None
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
+        await self._db.write(stored.clear)
         self._faults.clear()
 
     async def reset(self) -> None:
-        """The reset hook: POST /_control/reset removes every fault."""
-        self.clear()
+        """The reset hook: the reset's transaction emptied the table; forget them here too."""
+        self._faults.clear()
 
-    def dump(self) -> list[dict[str, Any]]:
-        """Every fault with where its generator stands, as JSON (snapshots)."""
-        return [
-            {
-                "id": fault.id,
-                "target": fault.target,
-                "created_ms": fault.created_ms,
-                "method": fault.method,
-                "path": fault.path,
-                "error_code": fault.error_code,
-                "retry_after_ms": fault.retry_after_ms,
-                "endpoint_id": fault.endpoint_id,
-                "outcome": fault.outcome,
-                "remaining": fault.remaining,
-                "probability": fault.probability,
-                "seed": fault.seed,
-                "fired_count": fault.fired_count,
-                "rng": None if fault.rng is None else _rng_json(fault.rng),
-            }
-            for fault in self._faults.values()
+    async def reload(self) -> None:
+        """Take the faults the database holds (at start, after a snapshot restore)."""
+        self._faults = {row.id: _from_stored(row) for row in await stored.list_all(self._db)}
+
+    async def load_dumped(self, dumped: list[dict[str, Any]]) -> None:
+        """Replace every fault with `dumped`: what a snapshot saved by an older version, from
+        before faults were in the database, held in its JSON (generators included)."""
+        rows = [
+            StoredFault(
+                id=entry["id"],
+                fields_json=json.dumps(
+                    {name: entry[name] for name in _FIXED_FIELDS if name in entry}
+                ),
+                remaining=entry["remaining"],
+                fired_count=entry["fired_count"],
+                rng_state_json=None if entry.get("rng") is None else json.dumps(entry["rng"]),
+            )
+            for entry in dumped
         ]
 
-    def load(self, dumped: list[dict[str, Any]]) -> None:
-        """Replace every fault with `dumped` (a snapshot's), generators included."""
-        faults: dict[str, Fault] = {}
-        for entry in dumped:
-            fields = {name: value for name, value in entry.items() if name != "rng"}
-            fault = Fault(**fields)
-            if entry.get("rng") is not None:
-                fault.rng = random.Random()
-                version, internal, gauss = entry["rng"]
-                fault.rng.setstate((version, tuple(internal), gauss))
-            faults[fault.id] = fault
-        self._faults = faults
+        async def work(tx: Tx) -> None:
+            await stored.clear(tx)
+            await stored.insert(tx, rows)
 
-    def take_api_fault(self, method: str, path: str) -> HarborError | None:
-        """The error a /v1 request must fail with, if a fault fires for it."""
+        await self._db.write(work)
+        await self.reload()
+
+    async def take_api_fault(self, method: str, path: str) -> HarborError | None:
+        """The error a /v1 request must fail with, if a fault fires for it. What the faults
+        consulted used up is stored before the request is answered."""
+        if not self._faults:
+            return None
+        changed: list[Fault] = []
+        error = None
         for fault in self._faults.values():
-            if fault.matches_api(method.upper(), path) and fault.fire():
-                return fault.error()
-        return None
+            if fault.matches_api(method.upper(), path) and _consult(fault, changed):
+                error = fault.error()
+                break
+        if changed:
+            rows = [_stored(fault) for fault in changed]
+            await self._db.write_inline(lambda tx: stored.update_standing(tx, rows))
+        return error
 
     def take_delivery_fault(self, endpoint_id: str) -> DeliveryOutcome | None:
         """The outcome the next delivery attempt to `endpoint_id` records instead of
-        calling the receiver, if a fault fires for it; called once per attempt."""
+        calling the receiver, if a fault fires for it; called once per attempt.
+
+        What the faults consulted used up is queued for storing at once: it commits before
+        (or with) the attempt's own record, queued after it."""
+        changed: list[Fault] = []
+        outcome = None
         for fault in self._faults.values():
-            if fault.target == "delivery" and fault.endpoint_id == endpoint_id and fault.fire():
-                return fault.outcome
-        return None
+            if (
+                fault.target == "delivery"
+                and fault.endpoint_id == endpoint_id
+                and _consult(fault, changed)
+            ):
+                outcome = fault.outcome
+                break
+        if changed:
+            rows = [_stored(fault) for fault in changed]
+            written = self._db.write_soon(lambda tx: stored.update_standing(tx, rows))
+            written.add_done_callback(_note_unstored)
+        return outcome
+
+
+def _consult(fault: Fault, changed: list[Fault]) -> bool:
+    """`fault.fire()`, noting the fault in `changed` if that moved where it stands: it
+    fired, or it drew from its generator (a fault used up does neither)."""
+    fired = fault.fire()
+    if fired or fault.rng is not None:
+        changed.append(fault)
+    return fired
+
+
+# What a fault matches and does, fixed once created: every field but where it stands.
+_STANDING_FIELDS = ("id", "remaining", "fired_count", "rng")
+_FIXED_FIELDS = tuple(f.name for f in dataclasses.fields(Fault) if f.name not in _STANDING_FIELDS)
+
+
+def _stored(fault: Fault) -> StoredFault:
+    """The fault as stored; taken on the loop, so writes never read a Fault on another
+    thread (a write of where it stands runs on the database thread)."""
+    return StoredFault(
+        id=fault.id,
+        fields_json=json.dumps({name: getattr(fault, name) for name in _FIXED_FIELDS}),
+        remaining=fault.remaining,
+        fired_count=fault.fired_count,
+        rng_state_json=None if fault.rng is None else json.dumps(_rng_json(fault.rng)),
+    )
+
+
+def _from_stored(row: StoredFault) -> Fault:
+    fault = Fault(
+        id=row.id,
+        remaining=row.remaining,
+        fired_count=row.fired_count,
+        **json.loads(row.fields_json),
+    )
+    if row.rng_state_json is not None:
+        version, internal, gauss = json.loads(row.rng_state_json)
+        fault.rng = random.Random()
+        fault.rng.setstate((version, tuple(internal), gauss))
+    return fault
+
+
+def _note_unstored(written: asyncio.Future[None]) -> None:
+    if not written.cancelled() and (exc := written.exception()) is not None:
+        # The attempt's own record fails the same way (and is retried): only noted here.
+        log.warning("what a delivery fault used up was not stored: %s", exc)
 
 
 def _rng_json(rng: random.Random) -> list[Any]:
@@ -322,7 +407,7 @@ def _set_trigger(fault: Fault, spec: dict[str, Any]) -> None:
 
 @control
 async def create_fault(request: Request) -> Response:
-    fault = request.app.state.faults.add(parse_json_object(await read_body(request)))
+    fault = await request.app.state.faults.add(parse_json_object(await read_body(request)))
     return json_response(fault.render(), 201)
 
 
@@ -334,14 +419,14 @@ async def list_faults(request: Request) -> Response:
 
 @control
 async def clear_faults(request: Request) -> Response:
-    request.app.state.faults.clear()
+    await request.app.state.faults.clear()
     return Response(status_code=204)
 
 
 @control
 async def delete_fault(request: Request) -> Response:
     fault_id = str(request.path_params["id"])
-    if not request.app.state.faults.remove(fault_id):
+    if not await request.app.state.faults.remove(fault_id):
         raise HarborError("not_found", f"No fault {fault_id[:100]}.")
     return Response(status_code=204)
 

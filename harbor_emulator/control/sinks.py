@@ -2,6 +2,8 @@
 
 A webhook pointed at `http://127.0.0.1:4280/_sink/orders` needs no receiver of its own:
 tests read what arrived from `GET /_control/sinks/orders` and script failures with `PUT`.
+Sinks are state like any other, in the database (store/sinks.py): `--db` keeps them across
+restarts, snapshots and reset cover them, and a request is stored before it is answered.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -27,9 +27,12 @@ from ..api.common import (
 )
 from ..clock import Clock, format_ms
 from ..errors import HarborError
+from ..store import sinks as stored
+from ..store.db import Database, Tx
+from ..store.rows import ScriptedResponse, SinkRequest, StoredSink
 from .auth import control
 
-# Memory bounds: a sink keeps its newest requests, and each body's first megabyte.
+# Bounds: a sink keeps its newest requests, and each body's first megabyte.
 MAX_REQUESTS_PER_SINK = 10_000
 MAX_RECORDED_BODY_BYTES = 1024 * 1024
 MAX_SCRIPTED_RESPONSES = 1_000
@@ -44,69 +47,35 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 # Framing headers are computed from the scripted body; a scripted value would corrupt it.
 _RESERVED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 
-
-@dataclass(frozen=True, slots=True)
-class SinkRequest:
-    """One request a sink received. `body` is the raw bytes, cut at 1 MB."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    received_ms: int
-    truncated: bool
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-    def render(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "headers": self.headers,
-            "body": self.text,
-            "truncated": self.truncated,
-            "received_at": format_ms(self.received_ms),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptedResponse:
-    status: int = 200
-    delay_ms: int = 0
-    body: str = "ok"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def render(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "delay_ms": self.delay_ms,
-            "body": self.body,
-            "headers": self.headers,
-        }
-
-
 DEFAULT_RESPONSE = ScriptedResponse()
 
 
-@dataclass(slots=True)
-class Sink:
-    requests: deque[SinkRequest] = field(
-        default_factory=lambda: deque(maxlen=MAX_REQUESTS_PER_SINK)
-    )
-    script: deque[ScriptedResponse] = field(default_factory=deque)
-    # Every request ever received, including those the bound has since dropped, so
-    # waiters count arrivals rather than what is still held.
-    received_count: int = 0
+def render_request(received: SinkRequest) -> dict[str, Any]:
+    return {
+        "method": received.method,
+        "path": received.path,
+        "headers": received.headers,
+        "body": received.text,
+        "truncated": received.truncated,
+        "received_at": format_ms(received.received_ms),
+    }
+
+
+def render_answer(answer: ScriptedResponse) -> dict[str, Any]:
+    return {
+        "status": answer.status,
+        "delay_ms": answer.delay_ms,
+        "body": answer.body,
+        "headers": answer.headers,
+    }
 
 
 class SinkRegistry:
-    """The sinks of one app. Lives on `app.state.sinks`; never shared between apps."""
+    """The sinks of one app, over its database. Lives on `app.state.sinks`."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, db: Database) -> None:
         self._clock = clock
-        self._sinks: dict[str, Sink] = {}
+        self._db = db
         # Created lazily: an asyncio.Condition binds to the loop that first uses it.
         self._arrived: asyncio.Condition | None = None
 
@@ -119,96 +88,81 @@ class SinkRegistry:
         self, name: str, method: str, path: str, headers: dict[str, str], body: bytes, size: int
     ) -> ScriptedResponse:
         """Store one received request and return the answer it gets."""
-        sink = self._sinks.setdefault(name, Sink())
-        sink.requests.append(
-            SinkRequest(
-                method=method,
-                path=path,
-                headers=headers,
-                body=body,
-                received_ms=self._clock.now_ms(),
-                truncated=size > len(body),
-            )
+        received = SinkRequest(
+            method=method,
+            path=path,
+            headers=headers,
+            body=body,
+            received_ms=self._clock.now_ms(),
+            truncated=size > len(body),
         )
-        sink.received_count += 1
-        answer = sink.script.popleft() if sink.script else DEFAULT_RESPONSE
+        answer = await self._db.write_inline(
+            lambda tx: stored.record(tx, name, received, MAX_REQUESTS_PER_SINK)
+        )
         condition = self._condition()
         async with condition:
             condition.notify_all()
-        return answer
+        return answer or DEFAULT_RESPONSE
 
-    def requests(self, name: str) -> list[SinkRequest]:
-        sink = self._sinks.get(name)
-        return list(sink.requests) if sink else []
+    async def requests(self, name: str) -> list[SinkRequest]:
+        return await stored.requests(self._db, name)
 
-    def summaries(self) -> list[dict[str, Any]]:
+    async def request_count(self, name: str) -> int:
+        return await stored.request_count(self._db, name)
+
+    async def summaries(self) -> list[dict[str, Any]]:
         return [
             {
                 "object": "sink",
-                "name": name,
-                "request_count": len(sink.requests),
-                "scripted_responses": len(sink.script),
+                "name": sink.name,
+                "request_count": sink.request_count,
+                "scripted_responses": sink.scripted_responses,
             }
-            for name, sink in sorted(self._sinks.items())
+            for sink in await stored.summaries(self._db)
         ]
 
-    def script(self, name: str, responses: list[ScriptedResponse]) -> None:
+    async def script(self, name: str, responses: list[ScriptedResponse]) -> None:
         """Replace the sink's queue of scripted answers."""
-        self._sinks.setdefault(name, Sink()).script = deque(responses)
+        await self._db.write(lambda tx: stored.script(tx, name, responses))
 
-    def pending_script(self, name: str) -> list[ScriptedResponse]:
-        sink = self._sinks.get(name)
-        return list(sink.script) if sink else []
+    async def pending_script(self, name: str) -> list[ScriptedResponse]:
+        return await stored.pending_script(self._db, name)
 
-    def clear(self, name: str) -> None:
-        self._sinks.pop(name, None)
+    async def clear(self, name: str) -> None:
+        await self._db.write(lambda tx: stored.clear(tx, name))
 
-    def clear_all(self) -> None:
-        self._sinks.clear()
+    async def clear_all(self) -> None:
+        await self._db.write(stored.clear_all)
 
-    async def reset(self) -> None:
-        """The reset hook: POST /_control/reset empties every sink."""
-        self.clear_all()
-
-    def dump(self) -> dict[str, Any]:
-        """Every sink's requests and script as JSON (snapshots); bodies in base64."""
-        return {
-            name: {
-                "received_count": sink.received_count,
-                "requests": [
-                    {
-                        "method": r.method,
-                        "path": r.path,
-                        "headers": r.headers,
-                        "body": base64.b64encode(r.body).decode("ascii"),
-                        "received_ms": r.received_ms,
-                        "truncated": r.truncated,
-                    }
-                    for r in sink.requests
-                ],
-                "script": [answer.render() for answer in sink.script],
-            }
-            for name, sink in self._sinks.items()
-        }
-
-    async def load(self, dumped: dict[str, Any]) -> None:
-        """Replace every sink with `dumped` (a snapshot's)."""
-        sinks: dict[str, Sink] = {}
-        for name, entry in dumped.items():
-            sink = Sink(received_count=entry["received_count"])
-            for r in entry["requests"]:
-                body = base64.b64decode(r["body"])
-                sink.requests.append(
+    async def load_dumped(self, dumped: dict[str, Any]) -> None:
+        """Replace every sink with `dumped`: what a snapshot saved by an older version, from
+        before sinks were in the database, held in its JSON."""
+        sinks = [
+            StoredSink(
+                name=name,
+                received_count=entry["received_count"],
+                requests=tuple(
                     SinkRequest(
-                        r["method"], r["path"], r["headers"], body, r["received_ms"], r["truncated"]
+                        r["method"],
+                        r["path"],
+                        r["headers"],
+                        base64.b64decode(r["body"]),
+                        r["received_ms"],
+                        r["truncated"],
                     )
-                )
-            sink.script = deque(ScriptedResponse(**answer) for answer in entry["script"])
-            sinks[name] = sink
-        self._sinks = sinks
-        condition = self._condition()
-        async with condition:
-            condition.notify_all()
+                    for r in entry["requests"]
+                ),
+                script=tuple(ScriptedResponse(**answer) for answer in entry["script"]),
+            )
+            for name, entry in dumped.items()
+        ]
+
+        async def work(tx: Tx) -> None:
+            await stored.clear_all(tx)
+            for sink in sinks:
+                await stored.put(tx, sink)
+
+        await self._db.write(work)
 
     async def wait_for(
         self, name: str, count: int, timeout_seconds: float | None = None
@@ -218,14 +172,12 @@ class SinkRegistry:
         Raises TimeoutError if they have not all arrived within `timeout_seconds`.
         """
         condition = self._condition()
-
-        def arrived() -> bool:
-            sink = self._sinks.get(name)
-            return sink is not None and sink.received_count >= count
-
         async with asyncio.timeout(timeout_seconds), condition:
-            await condition.wait_for(arrived)
-        return self.requests(name)
+            # The count is read holding the condition, which each arrival notifies only
+            # once committed: an arrival between the read and the wait still wakes it.
+            while await stored.received_count(self._db, name) < count:
+                await condition.wait()
+        return await self.requests(name)
 
 
 # -- /_sink: the receivers ----------------------------------------------------------
@@ -372,40 +324,40 @@ def _sink_name(request: Request) -> str:
 
 @control
 async def list_sinks(request: Request) -> Response:
-    data = request.app.state.sinks.summaries()
+    data = await request.app.state.sinks.summaries()
     return whole_list_response(data)
 
 
 @control
 async def get_sink(request: Request) -> Response:
-    requests = request.app.state.sinks.requests(_sink_name(request))
-    return whole_list_response([received.render() for received in requests])
+    requests = await request.app.state.sinks.requests(_sink_name(request))
+    return whole_list_response([render_request(received) for received in requests])
 
 
 @control
 async def script_sink(request: Request) -> Response:
     sinks: SinkRegistry = request.app.state.sinks
     name = _sink_name(request)
-    sinks.script(name, parse_script(parse_json_object(await read_body(request))))
+    await sinks.script(name, parse_script(parse_json_object(await read_body(request))))
     return json_response(
         {
             "object": "sink",
             "name": name,
-            "request_count": len(sinks.requests(name)),
-            "responses": [answer.render() for answer in sinks.pending_script(name)],
+            "request_count": await sinks.request_count(name),
+            "responses": [render_answer(answer) for answer in await sinks.pending_script(name)],
         }
     )
 
 
 @control
 async def clear_sink(request: Request) -> Response:
-    request.app.state.sinks.clear(_sink_name(request))
+    await request.app.state.sinks.clear(_sink_name(request))
     return Response(status_code=204)
 
 
 @control
 async def clear_sinks(request: Request) -> Response:
-    request.app.state.sinks.clear_all()
+    await request.app.state.sinks.clear_all()
     return Response(status_code=204)
 
 

@@ -124,18 +124,18 @@ async def freeze_clock(request: Request) -> Response:
 async def _sinks(request: Request, name: str | None = None, **context: Any) -> Response:
     registry = request.app.state.sinks
     name = name or request.query_params.get("name") or None
-    received = list(reversed(registry.requests(name))) if name else []
+    received = list(reversed(await registry.requests(name))) if name else []
     context.setdefault("error", None)
     context.setdefault("form", {})
     return await page(
         request,
         "sinks.html",
         context.pop("status_code", 200),
-        sinks=registry.summaries(),
+        sinks=await registry.summaries(),
         name=name,
         received=received[:200],
         received_count=len(received),
-        script=registry.pending_script(name) if name else [],
+        script=await registry.pending_script(name) if name else [],
         base_url=f"{request.url.scheme}://{request.url.netloc}",
         **context,
     )
@@ -154,7 +154,7 @@ async def script_sink(request: Request) -> Response:
     try:
         responses = json_field(form, "responses")
         body: dict[str, Any] = {} if responses is None else {"responses": responses}
-        request.app.state.sinks.script(name, parse_script(body))
+        await request.app.state.sinks.script(name, parse_script(body))
     except HarborError as exc:
         return await _sinks(
             request, name, form=dict(form.items()), error=exc, status_code=exc.status
@@ -164,7 +164,7 @@ async def script_sink(request: Request) -> Response:
 
 @dashboard
 async def clear_sink(request: Request) -> Response:
-    request.app.state.sinks.clear(str(request.path_params["name"]))
+    await request.app.state.sinks.clear(str(request.path_params["name"]))
     return redirect(request, "/sinks")
 
 
@@ -203,7 +203,7 @@ async def add_fault(request: Request) -> Response:
     for name in other.get(spec.get("target", ""), ()):
         spec.pop(name, None)
     try:
-        request.app.state.faults.add(spec)
+        await request.app.state.faults.add(spec)
     except HarborError as exc:
         return await _faults(request, form=dict(form.items()), error=exc, status_code=exc.status)
     return redirect(request, "/faults")
@@ -212,14 +212,14 @@ async def add_fault(request: Request) -> Response:
 @dashboard
 async def delete_fault(request: Request) -> Response:
     fault_id = str(request.path_params["id"])
-    if not request.app.state.faults.remove(fault_id):
+    if not await request.app.state.faults.remove(fault_id):
         raise HarborError("not_found", f"No fault {fault_id[:100]}.")
     return redirect(request, "/faults")
 
 
 @dashboard
 async def clear_faults(request: Request) -> Response:
-    request.app.state.faults.clear()
+    await request.app.state.faults.clear()
     return redirect(request, "/faults")
 
 

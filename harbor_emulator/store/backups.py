@@ -3,8 +3,13 @@
 Each snapshot is one SQLite file, `NAME.db`, in a directory beside the database (`--db
 state.db` keeps them in `state.db.snapshots/`, so they survive restarts) or in the private
 temporary state (tmpfs where there is one; gone at exit). Besides the tables, a snapshot's
-`meta` table holds one row, `snapshot`, with what lives in memory (clock, sinks, faults,
-the seeded generators) as JSON: the file is the whole state.
+`meta` table holds one row, `snapshot`, with what lives in memory (clock, the seeded
+generators) as JSON: the file is the whole state.
+
+A save writes `NAME.partial` (and SQLite's `NAME.partial-journal` beside it) and renames it
+to `NAME.db` once complete. A crash in between leaves those two behind: the next start
+removes them (`remove_leftovers`), and a save removes its own before it begins, since a
+journal left beside a new partial file would be played back into it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from .db import Database, Tx
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 SUFFIX = ".db"
 PARTIAL_SUFFIX = ".partial"
+# What SQLite may keep beside a file it writes: a save's are left behind by a crash.
+_SIDE_FILES = ("", "-journal", "-wal", "-shm")
 META_KEY = "snapshot"
 
 
@@ -57,14 +64,14 @@ class SnapshotStore:
         snapshot of that name only once the new one is complete."""
         self.directory.mkdir(parents=True, exist_ok=True)
         partial = self.directory / f"{name}{PARTIAL_SUFFIX}"
-        partial.unlink(missing_ok=True)
+        _remove_partial(partial)
         try:
             await self._db.backup_to(str(partial))
             row = json.dumps({"name": name, "created_ms": created_ms, "memory": memory})
             await asyncio.to_thread(_finish, partial, row, self._durable)
             os.replace(partial, self._path(name))
         except BaseException:
-            partial.unlink(missing_ok=True)
+            _remove_partial(partial)
             raise
         if self._durable:
             _fsync_directory(self.directory)
@@ -114,6 +121,25 @@ class SnapshotStore:
         except FileNotFoundError:
             return False
         return True
+
+
+def remove_leftovers(db: Database) -> list[Path]:
+    """Remove what saves cut short by a crash left in the snapshot directory; returns what
+    was removed. Only at start: a save running now would lose its file."""
+    directory = directory_for(db)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for side in _SIDE_FILES:
+        for path in directory.glob(f"*{PARTIAL_SUFFIX}{side}"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _remove_partial(partial: Path) -> None:
+    for side in _SIDE_FILES:
+        Path(f"{partial}{side}").unlink(missing_ok=True)
 
 
 def _finish(path: Path, row: str, durable: bool) -> None:

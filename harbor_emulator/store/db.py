@@ -4,6 +4,10 @@ One writer connection runs every write. Writes are queued and the writer takes a
 queued up while the previous commit ran into one transaction, so one fsync covers many
 requests and no request waits on a timer. A second connection serves reads; in WAL mode it
 sees only committed data, so a read never observes a half-done write.
+
+A database given by path is this process's alone (`lockfile.py`), and every commit checks
+that the file at that path is still the one it writes: a write into a file that was removed
+or replaced would be answered 201 and gone at the next start, so it answers 503 instead.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any, NoReturn, TypeVar
 import aiosqlite
 
 from ..errors import HarborError
+from .lockfile import DatabaseLock
 from .schema import MIGRATIONS, STATE_TABLES
 
 T = TypeVar("T")
@@ -164,11 +169,17 @@ class Database:
         reader: aiosqlite.Connection,
         path: str,
         temp_dir: str | None,
+        lock: DatabaseLock | None = None,
     ) -> None:
         self._writer = writer
         self._reader = reader
         self.path = path
         self._temp_dir = temp_dir
+        self._lock = lock
+        # The file this process writes, as the file system names it (device, inode): the
+        # file at `path` must still be this one for a commit to count.
+        opened = os.stat(path)
+        self._identity = (opened.st_dev, opened.st_ino)
         self._queue: list[tuple[WriteWork[Any] | _Alone | _Inline, asyncio.Future[Any]]] = []
         self._writer_task: asyncio.Task[None] | None = None
         self._tx = Tx(writer)
@@ -188,6 +199,7 @@ class Database:
     async def open(cls, path: str | None) -> Database:
         """Open (creating and migrating) `path`, or a private temporary file for `None`."""
         temp_dir = None
+        lock = None
         if path is None:
             # A fresh state per run: a file in tmpfs where there is one, so WAL and two
             # connections work exactly as with --db, at memory speed. Nothing of it
@@ -199,14 +211,24 @@ class Database:
             path = str(Path(temp_dir) / "state.db")
             synchronous = "OFF"
         else:
-            Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            resolved = Path(path).expanduser().resolve()
+            resolved.parent.mkdir(parents=True, exist_ok=True)
+            # Before SQLite touches the file: a second process must not even migrate it.
+            lock = DatabaseLock.acquire(str(resolved))
             # --db promises durability: every commit reaches the disk before we answer.
             synchronous = "FULL"
         # sqlite3 opens the write transaction itself (BEGIN IMMEDIATE) in the same call as
         # a batch's first INSERT/UPDATE/DELETE: one trip to the database thread fewer.
         # check_same_thread=False: a snapshot restore runs SQLite's backup from the
         # snapshot's connection thread into this one, while this one's thread is idle.
-        writer = await aiosqlite.connect(path, isolation_level="IMMEDIATE", check_same_thread=False)
+        try:
+            writer = await aiosqlite.connect(
+                path, isolation_level="IMMEDIATE", check_same_thread=False
+            )
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         try:
             await writer.executescript(
                 "PRAGMA journal_mode=WAL;"
@@ -219,18 +241,53 @@ class Database:
             await reader.executescript("PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
         except BaseException:
             await writer.close()
+            if lock is not None:
+                lock.release()
             raise
         writer.row_factory = sqlite3.Row
         reader.row_factory = sqlite3.Row
-        return cls(writer, reader, path, temp_dir)
+        return cls(writer, reader, path, temp_dir, lock)
 
     async def close(self) -> None:
-        if self._writer_task is not None:
-            await asyncio.gather(self._writer_task, return_exceptions=True)
-        await self._reader.close()
-        await self._writer.close()
+        try:
+            if self._writer_task is not None:
+                await asyncio.gather(self._writer_task, return_exceptions=True)
+            await self._reader.close()
+            await self._writer.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+    # -- the file itself ---------------------------------------------------------------
+    @property
+    def storage_available(self) -> bool:
+        """False while the file at `path` is not the one this process writes: removed,
+        renamed away, or another file renamed over it."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return False
+        return (now.st_dev, now.st_ino) == self._identity
+
+    def _file_unavailable(self) -> HarborError | None:
+        """The 503 of a commit while the file at `path` is not the one this process writes,
+        else None.
+
+        One stat(2), a few microseconds: every commit pays it twice, before (so a refused
+        write is rolled back, seen by no one) and after (a file removed while the commit ran
+        took the commit with it: a 201 for it would be lost at the next start).
+        """
+        if self.storage_available:
+            return None
+        log.warning("storage unavailable: %s was removed or replaced", self.path)
+        return HarborError(
+            "storage_unavailable",
+            f"The emulator's database file {self.path} was removed or replaced while it was "
+            "running, so this write can't be kept. Put the file back, or restart the emulator.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     # -- reads -----------------------------------------------------------------------
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
@@ -267,6 +324,12 @@ class Database:
         """
         return await self._enqueue(_Inline(work))  # type: ignore[no-any-return]
 
+    def write_soon(self, work: WriteWork[T]) -> asyncio.Future[T]:
+        """`write_inline(work)` queued now, by code on the event loop that can't await: it
+        commits before (or with) every write queued after it. The caller owns the future,
+        and its exception."""
+        return self._enqueue(_Inline(work))
+
     def _enqueue(self, item: WriteWork[Any] | _Inline | _Alone) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
@@ -291,7 +354,11 @@ class Database:
 
     async def _run_alone(self, alone: _Alone, future: asyncio.Future[Any]) -> None:
         try:
+            if unavailable := self._file_unavailable():
+                raise unavailable
             result = await alone.work(self._writer)
+            if unavailable := self._file_unavailable():
+                raise unavailable
         except Exception as exc:
             await self._rollback_quietly()
             if not future.done():
@@ -398,10 +465,14 @@ class Database:
                     _raise_failure("work", exc)
                 i += 1
             if not committed:
+                if unavailable := self._file_unavailable():
+                    raise _StorageFailed(unavailable)
                 try:
                     await self._writer.commit()
                 except sqlite3.Error as exc:
                     _raise_failure("commit", exc)
+            if unavailable := self._file_unavailable():
+                raise _StorageFailed(unavailable)
         except BaseException:
             await self._rollback_quietly()
             raise
@@ -420,6 +491,8 @@ class Database:
             except Exception as exc:
                 return results, ("work", exc), False
         if commit:
+            if unavailable := self._file_unavailable():
+                return results, ("file", unavailable), False
             try:
                 self._inline_tx._sqlite.commit()
             except sqlite3.Error as exc:
@@ -444,6 +517,9 @@ class Database:
 def _raise_failure(where: str, exc: Exception) -> NoReturn:
     """A failed work or commit as `_run_batch` expects it: a storage fault fails the whole
     batch; a work's own error is retried alone; a commit's other errors are bugs."""
+    if where == "file":  # the file was removed or replaced: exc is its 503
+        assert isinstance(exc, HarborError)
+        raise _StorageFailed(exc)
     if (unavailable := storage_error(exc)) is not None:
         raise _StorageFailed(unavailable) from exc
     if where == "work":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +149,58 @@ class OpenSandboxKey:
     key: str
     workspace_id: str | None
     first_seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRequest:
+    """One request a sink received. `body` is the raw bytes, cut at 1 MB."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    received_ms: int
+    truncated: bool
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedResponse:
+    """One answer a sink is scripted to give, in the order given."""
+
+    status: int = 200
+    delay_ms: int = 0
+    body: str = "ok"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SinkSummary:
+    name: str
+    request_count: int  # held now (the newest 10,000 at most)
+    scripted_responses: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSink:
+    """A whole sink, as a snapshot from an older version held it in memory."""
+
+    name: str
+    received_count: int
+    requests: tuple[SinkRequest, ...]
+    script: tuple[ScriptedResponse, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFault:
+    """An injected fault: `fields_json` is what it matches and does (fixed once created);
+    the rest is where it stands, updated each time it is consulted."""
+
+    id: str
+    fields_json: str
+    remaining: int | None
+    fired_count: int
+    rng_state_json: str | None  # [version, state, gauss] of its generator; None: no draws

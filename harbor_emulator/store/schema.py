@@ -154,10 +154,52 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_by_mode ON events (livemode, created_ms, id);
     CREATE INDEX deliveries_by_mode ON deliveries (livemode, created_ms, id);
     """,
+    # 7: sinks and faults, kept in memory before: --db keeps all of the state.
+    """
+    CREATE TABLE sinks (
+        name TEXT PRIMARY KEY,
+        received_count INTEGER NOT NULL  -- every request ever received, trimmed ones too
+    ) WITHOUT ROWID;
+
+    CREATE TABLE sink_requests (
+        sink TEXT NOT NULL REFERENCES sinks (name),
+        number INTEGER NOT NULL,         -- the sink's received_count once it arrived
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        headers TEXT NOT NULL,           -- JSON object, lower-case names
+        body BLOB NOT NULL,              -- the first megabyte
+        received_ms INTEGER NOT NULL,
+        truncated INTEGER NOT NULL,
+        PRIMARY KEY (sink, number)
+    );
+
+    CREATE TABLE sink_script (
+        sink TEXT NOT NULL REFERENCES sinks (name),
+        position INTEGER NOT NULL,       -- answered lowest first
+        status INTEGER NOT NULL,
+        delay_ms INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        headers TEXT NOT NULL,           -- JSON object
+        PRIMARY KEY (sink, position)
+    );
+
+    CREATE TABLE faults (
+        seq INTEGER PRIMARY KEY,         -- creation order: the first that fires wins
+        id TEXT NOT NULL UNIQUE,
+        fields TEXT NOT NULL,            -- JSON: what it matches and does, fixed at creation
+        remaining INTEGER,               -- NULL: fires without a count
+        fired_count INTEGER NOT NULL,
+        rng_state TEXT                   -- JSON [version, state, gauss] of its generator
+    );
+    """,
 )
 
 # Tables emptied by POST /_control/reset, children before parents for the foreign keys.
 STATE_TABLES: tuple[str, ...] = (
+    "sink_requests",
+    "sink_script",
+    "sinks",
+    "faults",
     "attempts",
     "deliveries",
     "subscriptions",

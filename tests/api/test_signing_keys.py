@@ -163,7 +163,9 @@ def _valid_secrets(emulator: Emulator, endpoint_id: str) -> list[str]:
     now_ms = parse_timestamp(emulator.control("GET", "/clock").json()["now"], "now")
 
     async def run() -> list[str]:
-        db = await Database.open(path)
+        # A private copy: the running emulator holds its file (one process per database).
+        db = await Database.open(None)
+        await db.restore_from(path)
         try:
             return await signing_keys.valid_secrets(db, endpoint_id, now_ms)
         finally:

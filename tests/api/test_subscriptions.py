@@ -209,7 +209,9 @@ def _matching(emulator: Emulator, workspace_id: str, livemode: bool, event_type:
     path = emulator.config.db_path
 
     async def run() -> list[str]:
-        db = await Database.open(path)
+        # A private copy: the running emulator holds its file (one process per database).
+        db = await Database.open(None)
+        await db.restore_from(path)
         try:
             found = await endpoints.matching(
                 db, workspace_id=workspace_id, livemode=livemode, event_type=event_type

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import inspect
 import random
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +18,7 @@ from harbor_emulator.app import create_app
 from harbor_emulator.config import Config
 from harbor_emulator.errors import DEFAULT_MESSAGES, STATUS_BY_CODE
 from tests.conftest import Emulator, ServerThread, error_of
+from tests.test_cli_start import running
 
 EVENT = {"type": "order.paid", "payload": {"n": 1}}
 
@@ -262,30 +267,54 @@ def test_reset_removes_faults(emulator: Emulator, api: httpx.Client) -> None:
 # -- delivery faults, through the registry the delivery engine calls -------------------
 
 
+class Served:
+    """A server whose app object the test holds, to call the registry as the engine does:
+    on the server's event loop (what a fault uses up is written from there)."""
+
+    def __init__(self) -> None:
+        self.config = dataclasses.replace(Config(port=0), rate_limit=0)
+        self.app = create_app(self.config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+        async def keep_loop(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "lifespan":
+                self._loop = asyncio.get_running_loop()
+            await self.app(scope, receive, send)
+
+        self.server = ServerThread(keep_loop, lifespan="on")
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        async def run() -> Any:
+            result = function(*args)
+            return await result if inspect.isawaitable(result) else result
+
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
+
+
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Any, Emulator]]:
-    """A server whose app object the test holds, to call the registry as the engine does."""
-    config = dataclasses.replace(Config(port=0), rate_limit=0)
-    app = create_app(config)
-    server = ServerThread(app, lifespan="on")
-    emulator = Emulator(server.start(), config)
-    yield app, emulator
+def served() -> Iterator[tuple[Served, Emulator]]:
+    served = Served()
+    emulator = Emulator(served.server.start(), served.config)
+    yield served, emulator
     emulator.close()
-    server.stop()
+    served.server.stop()
 
 
-def test_delivery_fault_outcomes_are_taken_per_attempt(served: tuple[Any, Emulator]) -> None:
-    app, emulator = served
+def test_delivery_fault_outcomes_are_taken_per_attempt(served: tuple[Served, Emulator]) -> None:
+    server, emulator = served
     emulator.reset()
-    faults = app.state.faults
+    faults = server.app.state.faults
     _add(emulator, target="delivery", endpoint_id="wh_abc", outcome=503, count=2)
     timeout = _add(emulator, target="delivery", endpoint_id="dest_xyz", outcome="timeout")
 
-    assert faults.take_delivery_fault("dest_other") is None
-    assert [faults.take_delivery_fault("wh_abc") for _ in range(3)] == [503, 503, None]
-    assert [faults.take_delivery_fault("dest_xyz") for _ in range(2)] == ["timeout"] * 2
+    assert server.call(faults.take_delivery_fault, "dest_other") is None
+    taken = [server.call(faults.take_delivery_fault, "wh_abc") for _ in range(3)]
+    assert taken == [503, 503, None]
+    taken = [server.call(faults.take_delivery_fault, "dest_xyz") for _ in range(2)]
+    assert taken == ["timeout"] * 2
     # Delivery faults never answer API requests.
-    assert faults.take_api_fault("POST", "/v1/events") is None
+    assert server.call(faults.take_api_fault, "POST", "/v1/events") is None
 
     listed = {f["id"]: f for f in _faults(emulator)}
     assert [(f["remaining"], f["fired_count"]) for f in listed.values()] == [(0, 2), (None, 2)]
@@ -293,9 +322,9 @@ def test_delivery_fault_outcomes_are_taken_per_attempt(served: tuple[Any, Emulat
 
 
 def test_delivery_fault_with_probability_is_reproducible(
-    served: tuple[Any, Emulator],
+    served: tuple[Served, Emulator],
 ) -> None:
-    app, emulator = served
+    server, emulator = served
     spec = {
         "target": "delivery",
         "endpoint_id": "wh_chaos",
@@ -307,7 +336,8 @@ def test_delivery_fault_with_probability_is_reproducible(
     for _ in range(2):
         emulator.reset()
         _add(emulator, **spec)
-        runs.append([app.state.faults.take_delivery_fault("wh_chaos") for _ in range(40)])
+        faults = server.app.state.faults
+        runs.append([server.call(faults.take_delivery_fault, "wh_chaos") for _ in range(40)])
     rng = random.Random(2026)
     expected = ["connection_error" if rng.random() < 0.3 else None for _ in range(40)]
     assert runs[0] == runs[1] == expected
@@ -364,3 +394,55 @@ def test_delivery_fault_is_recorded_without_calling_the_receiver(
     assert len(emulator.control("GET", "/sinks/faulted").json()["data"]) == 1
     assert api.get(f"/v1/deliveries/{delivery['id']}").json()["status"] == "succeeded"
     assert [a["response_code"] for a in _attempts(api, delivery["id"])] == [200, code]
+
+
+# -- with --db: faults are state like any other -------------------------------------------
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_faults_and_what_remains_of_their_counts_survive_a_restart(
+    tmp_path: Path, stop: int
+) -> None:
+    args = ("--port", "0", "--db", str(tmp_path / "state.db"), "--log-level", "warning")
+    args += ("--rate-limit", "0")
+    headers = {"Authorization": "Bearer hb_test_faults"}
+    failing = {"target": "api", "method": "POST", "path": "/v1/events"}
+    failing |= {"error_code": "internal_error", "count": 3}
+    chance = {"target": "api", "method": "GET", "path": "/v1/deliveries"}
+    chance |= {"error_code": "rate_limit_exceeded", "probability": 0.5, "seed": 11}
+    draws = random.Random(11)
+    expected = [429 if draws.random() < 0.5 else 200 for _ in range(12)]
+    with running(*args) as (url, process), httpx.Client(base_url=url, headers=headers) as http:
+        hook = http.post("/v1/webhooks", json={"url": f"{url}/_sink/f", "events": ["*"]}).json()
+        spec = {"target": "delivery", "endpoint_id": hook["id"], "outcome": 503, "count": 2}
+        assert http.post("/_control/faults", json=spec).status_code == 201
+        assert http.post("/v1/events", json=EVENT).status_code == 201
+        assert http.post("/_control/deliveries/drain").json()["drained"] is True
+        [delivery] = http.get("/v1/deliveries").json()["data"]
+        assert http.post("/_control/faults", json=failing).status_code == 201
+        assert http.post("/_control/faults", json=chance).status_code == 201
+        assert http.post("/v1/events", json=EVENT).status_code == 500
+        assert [http.get("/v1/deliveries").status_code for _ in range(6)] == expected[:6]
+        listed = http.get("/_control/faults").json()
+        process.send_signal(stop)  # right after the answers: each count was stored before
+        process.wait(timeout=30)
+    assert [f["remaining"] for f in listed["data"]] == [1, 2, None]
+    with running(*args) as (url, _), httpx.Client(base_url=url, headers=headers) as http:
+        assert http.get("/_control/faults").json() == listed
+        # Each goes on where it stopped: the delivery fault's last forced failure...
+        assert http.post("/_control/clock/advance", json={"duration": "5m"}).status_code == 200
+        assert http.post("/_control/deliveries/drain").json()["drained"] is True
+        assert [a["response_code"] for a in _attempts(http, delivery["id"])] == [503, 503]
+        # ...two more failed events, then one whose delivery is sent for real (to the first
+        # process's port: a connection error, not the fault's 503)...
+        statuses = [http.post("/v1/events", json=EVENT).status_code for _ in range(3)]
+        assert statuses == [500, 500, 201]
+        assert http.post("/_control/deliveries/drain").json()["drained"] is True
+        listed_deliveries = http.get("/_control/deliveries").json()["data"]
+        [new] = [d for d in listed_deliveries if d["id"] != delivery["id"]]
+        [attempt] = _attempts(http, new["id"])
+        assert (attempt["response_code"], attempt["error"]) == (None, "connection_error")
+        # ...and the seeded draws continue the sequence the first process began.
+        assert [http.get("/v1/deliveries").status_code for _ in range(6)] == expected[6:]
+        remaining = [f["remaining"] for f in http.get("/_control/faults").json()["data"]]
+        assert remaining == [0, 0, None]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -17,7 +19,11 @@ from harbor_emulator.control.sinks import (
     MAX_REQUESTS_PER_SINK,
     SinkRegistry,
 )
+from harbor_emulator.store.db import Database
 from tests.conftest import Emulator, error_of
+from tests.test_cli_start import running
+
+T = TypeVar("T")
 
 
 def _received(emulator: Emulator, name: str) -> list[dict[str, Any]]:
@@ -208,23 +214,32 @@ async def _record(sinks: SinkRegistry, name: str, body: bytes = b"") -> None:
     await sinks.record(name, "POST", f"/_sink/{name}", {}, body, len(body))
 
 
-def test_a_sink_keeps_its_newest_requests() -> None:
-    sinks = SinkRegistry(Clock())
+def _with_sinks(scenario: Callable[[SinkRegistry], Awaitable[T]]) -> T:
+    """Run `scenario` with the sinks of a fresh private database."""
 
-    async def scenario() -> None:
+    async def run() -> T:
+        db = await Database.open(None)
+        try:
+            return await scenario(SinkRegistry(Clock(), db))
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def test_a_sink_keeps_its_newest_requests() -> None:
+    async def scenario(sinks: SinkRegistry) -> list[Any]:
         for index in range(MAX_REQUESTS_PER_SINK + 5):
             await _record(sinks, "busy", str(index).encode())
+        return await sinks.requests("busy")
 
-    asyncio.run(scenario())
-    kept = sinks.requests("busy")
+    kept = _with_sinks(scenario)
     assert len(kept) == MAX_REQUESTS_PER_SINK
     assert (kept[0].text, kept[-1].text) == ("5", str(MAX_REQUESTS_PER_SINK + 4))
 
 
 def test_wait_for_returns_once_enough_requests_arrived() -> None:
-    sinks = SinkRegistry(Clock())
-
-    async def scenario() -> list[str]:
+    async def scenario(sinks: SinkRegistry) -> list[str]:
         waiter = asyncio.create_task(sinks.wait_for("w", 2, timeout_seconds=5))
         await _record(sinks, "w", b"one")
         await asyncio.sleep(0)
@@ -233,18 +248,16 @@ def test_wait_for_returns_once_enough_requests_arrived() -> None:
         await _record(sinks, "w", b"two")
         return [request.text for request in await waiter]
 
-    assert asyncio.run(scenario()) == ["one", "two"]
+    assert _with_sinks(scenario) == ["one", "two"]
 
 
 def test_wait_for_times_out() -> None:
-    sinks = SinkRegistry(Clock())
-
-    async def scenario() -> None:
+    async def scenario(sinks: SinkRegistry) -> None:
         await _record(sinks, "w")
         await sinks.wait_for("w", 2, timeout_seconds=0.05)
 
     with pytest.raises(TimeoutError):
-        asyncio.run(scenario())
+        _with_sinks(scenario)
 
 
 # -- access: no API key, no rate limit, no control token -------------------------------
@@ -312,3 +325,36 @@ def test_deliveries_land_in_a_sink_and_follow_its_script(
     assert received[1]["body"] == first["body"]
     delivery = api.get(f"/v1/deliveries/{delivery['id']}").json()
     assert (delivery["status"], delivery["response_code"]) == ("succeeded", 200)
+
+
+# -- with --db: sinks are state like any other ------------------------------------------
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_scripts_and_recorded_requests_survive_a_restart(tmp_path: Path, stop: int) -> None:
+    args = ("--port", "0", "--db", str(tmp_path / "state.db"), "--log-level", "warning")
+    script = [
+        {"status": 500},
+        {"status": 202, "body": "later", "headers": {"X-Reply": "1"}},
+        {"status": 201, "delay_ms": 1, "body": "third"},
+    ]
+    with running(*args) as (url, process), httpx.Client(base_url=url) as http:
+        assert http.put("/_control/sinks/orders", json={"responses": script}).status_code == 200
+        assert http.post("/_sink/orders", content=b"one").status_code == 500
+        second = http.post("/_sink/orders/deep?x=1", content=b"\xff\x00two")
+        assert (second.status_code, second.text) == (202, "later")
+        http.put("/_control/sinks/idle", json={"responses": [{"status": 418}]})
+        recorded = http.get("/_control/sinks/orders").json()
+        listed = http.get("/_control/sinks").json()
+        process.send_signal(stop)  # right after the answers: each was stored before it
+        process.wait(timeout=30)
+    assert [s["scripted_responses"] for s in listed["data"]] == [1, 1]
+    with running(*args) as (url, _), httpx.Client(base_url=url) as http:
+        assert http.get("/_control/sinks").json() == listed
+        assert http.get("/_control/sinks/orders").json() == recorded
+        # The script goes on where it stopped, then the default answer.
+        third = http.post("/_sink/orders")
+        assert (third.status_code, third.text) == (201, "third")
+        assert http.post("/_sink/orders").status_code == 200
+        assert http.post("/_sink/idle").status_code == 418
+        assert len(http.get("/_control/sinks/orders").json()["data"]) == 4

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -235,3 +236,134 @@ def test_snapshots_beside_the_db_survive_a_restart_through_the_cli(tmp_path: Pat
             assert "no snapshots" in _cli(url, "snapshot", "list")
     finally:
         _stop(process)
+
+
+# What SIGKILL during a save leaves: the copy half-written, with the journal SQLite keeps
+# beside a file it is writing (a process killed mid-transaction, as the save's would be).
+_KILLED_MID_SAVE = """
+import os, signal, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode=DELETE")
+conn.execute("PRAGMA cache_size=1")  # spill to the file, so the journal is written too
+conn.execute("CREATE TABLE copied (page BLOB)")
+conn.execute("BEGIN IMMEDIATE")
+conn.executemany("INSERT INTO copied VALUES (?)", [(os.urandom(4000),) for _ in range(200)])
+conn.execute("UPDATE copied SET page = zeroblob(4000)")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_save_cut_short_by_a_crash_is_removed_at_the_next_start(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    snapshots = tmp_path / "state.db.snapshots"
+    process, url = _start(db)
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as api:
+            _ok(api.post("/v1/events", json={"type": "a", "payload": {}}), 201)
+            _ok(api.post("/_control/snapshots", json={"name": "base"}), 201)
+            before = _ok(api.get("/_control/export"))
+    finally:
+        _stop(process)
+    for name in ("base", "next"):  # an older save of the same name, and a new one
+        partial = snapshots / f"{name}.partial"
+        killed = subprocess.run([sys.executable, "-c", _KILLED_MID_SAVE, str(partial)])
+        assert killed.returncode == -9
+        assert partial.is_file() and Path(f"{partial}-journal").is_file()
+    saved = (snapshots / "base.db").read_bytes()
+
+    process, url = _start(db)
+    try:
+        assert sorted(p.name for p in snapshots.iterdir()) == ["base.db"]
+        assert (snapshots / "base.db").read_bytes() == saved
+        with httpx.Client(base_url=url) as control:
+            listed = _ok(control.get("/_control/snapshots"))
+            assert [s["name"] for s in listed["data"]] == ["base"]
+            _ok(control.post("/_control/reset"))
+            _ok(control.post("/_control/snapshots/base/restore"))
+            assert _ok(control.get("/_control/export")) == before
+            # A save of a name whose save was cut short works as any other.
+            _ok(control.post("/_control/snapshots", json={"name": "next"}), 201)
+    finally:
+        _stop(process)
+    assert sorted(p.name for p in snapshots.iterdir()) == ["base.db", "next.db"]
+
+
+def test_a_snapshot_from_before_sinks_and_faults_were_stored_restores_them(
+    tmp_path: Path,
+) -> None:
+    """An older version kept sinks and faults in the snapshot's JSON, not in tables."""
+    db = tmp_path / "state.db"
+    process, url = _start(db)
+    try:
+        with httpx.Client(base_url=url) as control:
+            _ok(control.post("/_control/snapshots", json={"name": "old"}), 201)
+            path = tmp_path / "state.db.snapshots" / "old.db"
+            _make_it_older(path)
+            _ok(control.post("/_control/snapshots/old/restore"))
+            assert _ok(control.get("/_control/sinks"))["data"] == [
+                {"object": "sink", "name": "legacy", "request_count": 1, "scripted_responses": 1}
+            ]
+            [received] = _ok(control.get("/_control/sinks/legacy"))["data"]
+            assert (received["body"], received["path"]) == ("hi", "/_sink/legacy")
+            [fault] = _ok(control.get("/_control/faults"))["data"]
+            assert (fault["id"], fault["remaining"], fault["fired_count"]) == ("flt_old", 2, 1)
+            assert control.post("/_sink/legacy").status_code == 503
+            for status in (500, 500, 201):
+                created = control.post(
+                    "/v1/events",
+                    json={"type": "x", "payload": {}},
+                    headers={"Authorization": f"Bearer {KEY}"},
+                )
+                assert created.status_code == status
+    finally:
+        _stop(process)
+
+
+def _make_it_older(path: Path) -> None:
+    """Rewrite a snapshot as version 6 wrote it: no sink or fault tables, both in the JSON."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(
+            "DROP TABLE sink_requests; DROP TABLE sink_script; DROP TABLE sinks;"
+            "DROP TABLE faults; PRAGMA user_version = 6;"
+        )
+        [row] = conn.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchall()
+        stored = json.loads(row[0])
+        stored["memory"]["sinks"] = {
+            "legacy": {
+                "received_count": 1,
+                "requests": [
+                    {
+                        "method": "POST",
+                        "path": "/_sink/legacy",
+                        "headers": {},
+                        "body": "aGk=",
+                        "received_ms": 0,
+                        "truncated": False,
+                    }
+                ],
+                "script": [{"status": 503, "delay_ms": 0, "body": "no", "headers": {}}],
+            }
+        }
+        stored["memory"]["faults"] = [
+            {
+                "id": "flt_old",
+                "target": "api",
+                "created_ms": 0,
+                "method": "POST",
+                "path": "/v1/events",
+                "error_code": "internal_error",
+                "retry_after_ms": None,
+                "endpoint_id": None,
+                "outcome": None,
+                "remaining": 2,
+                "probability": None,
+                "seed": None,
+                "fired_count": 1,
+                "rng": None,
+            }
+        ]
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'snapshot'", (json.dumps(stored),))
+        conn.commit()
+    finally:
+        conn.close()

@@ -4,6 +4,8 @@ export interface Health {
   status: "ok";
   version: string;
   now: string;
+  /** "unavailable" once the database file was removed or replaced: writes answer 503. */
+  storage: "ok" | "unavailable";
 }
 
 export interface ClockReading {
