@@ -336,7 +336,9 @@ def fixtures_load(emulator: Emulator, files: tuple[Path, ...], as_json: bool) ->
             if as_json:
                 print_json(loaded)
             # The server names the entry and field; only we know which file it came from.
-            fail(f"{file}: {exc.code}: {exc.message.removeprefix('request body: ')}")
+            # (Errors found here, in reading the file, name it already.)
+            message = exc.message.removeprefix("request body: ").removeprefix(f"{file}: ")
+            fail(f"{file}: {exc.code}: {message}")
         loaded.append({"file": str(file), "loaded": summary})
         if not as_json:
             click.echo(f"loaded {file}: {_counts(summary)}")

@@ -22,13 +22,13 @@ interpolates again (a no-op on an escaped document).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..errors import HarborError
+from .fixture_parsing import UnreadableDocument, load_json, load_yaml, released_on_error
 
 URL_VARIABLE = "HARBOR_EMULATOR_URL"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -68,28 +68,26 @@ def entry_id_at(document: Document, parts: list[Any]) -> str | None:
 
 
 def parse_document(raw: bytes | str, *, source: str, yaml_syntax: bool) -> Document:
-    """Bytes to a fixtures mapping; YAML errors carry their line and column."""
-    import yaml  # imported on first use: it costs every start ~100 ms otherwise
+    """Bytes to a fixtures mapping; YAML errors carry their line and column.
 
+    Bounded (`fixture_parsing`): aliases that recurse or expand too far are refused before
+    anything is built. Still CPU for seconds on several MB, so the server calls it on a
+    worker thread.
+    """
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise fixture_error(source, "", "the document is not UTF-8 text.") from None
     try:
-        document = yaml.safe_load(text) if yaml_syntax else json.loads(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise fixture_error(source, "", f"invalid YAML{at}: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise fixture_error(source, "", f"invalid YAML: {exc}") from None
-    except (ValueError, RecursionError) as exc:
-        raise fixture_error(source, "", f"invalid JSON: {str(exc)[:200]}") from None
+        document = load_yaml(text) if yaml_syntax else load_json(text)
+    except UnreadableDocument as exc:
+        raise fixture_error(source, "", str(exc)) from None
     if document is None and yaml_syntax:  # an empty YAML document; JSON null is no mapping
         return {}
-    if not isinstance(document, dict):
-        raise fixture_error(source, "", "the document must be a mapping of sections.")
-    check_numbers(document, source)
+    with released_on_error(document):
+        if not isinstance(document, dict):
+            raise fixture_error(source, "", "the document must be a mapping of sections.")
+        check_numbers(document, source)
     return document
 
 
@@ -134,25 +132,40 @@ def interpolate(
     name without a default or a malformed reference, and `invalid_json` for a non-finite
     number.
     """
+    variables = {**env, URL_VARIABLE: base_url.rstrip("/")}
     if isinstance(document_or_text, dict):
         document = document_or_text
         check_numbers(document, source)
-    else:
-        document = parse_document(document_or_text, source=source, yaml_syntax=yaml_syntax)
-    variables = {**env, URL_VARIABLE: base_url.rstrip("/")}
-    return _map_strings(
-        document,
-        "$",
-        lambda value, parts: _substitute(value, variables, document, parts, source),
-    )
+        return _map_strings(
+            document,
+            "$",
+            lambda value, parts: _substitute(value, variables, document, parts, source),
+        )
+    parsed = parse_document(document_or_text, source=source, yaml_syntax=yaml_syntax)
+    # A document parsed here is nobody else's: changed where it is, without a copy of
+    # several MB to build and then free.
+    with released_on_error(parsed):
+        return _map_strings(
+            parsed,
+            "$",
+            lambda value, parts: _substitute(value, variables, parsed, parts, source),
+            in_place=True,
+        )
 
 
 def _map_strings(
-    document: Document, needle: str, change: Callable[[str, list[Any]], str]
+    document: Document,
+    needle: str,
+    change: Callable[[str, list[Any]], str],
+    *,
+    in_place: bool = False,
 ) -> Document:
-    """A copy of `document` with `change(text, path_parts)` applied to each string value
-    holding `needle`. Iterative, so a payload nested as deep as JSON allows is no problem."""
-    root: Document = dict(document)
+    """A copy of `document` (or `document` itself, `in_place`) with `change(text,
+    path_parts)` applied to each string value holding `needle`. Iterative, so a payload
+    nested as deep as JSON allows is no problem. In place, a container that YAML aliases
+    share is changed once, where it first appears, as a second pass would change `$${`."""
+    root: Document = document if in_place else dict(document)
+    seen: set[int] = set()
     stack: list[tuple[Any, list[Any]]] = [(root, [])]
     while stack:
         container, parts = stack.pop()
@@ -162,9 +175,14 @@ def _map_strings(
                 if needle in value:
                     container[slot] = change(value, [*parts, slot])
             elif isinstance(value, dict | list):
-                copy = dict(value) if isinstance(value, dict) else list(value)
-                container[slot] = copy
-                stack.append((copy, [*parts, slot]))
+                if in_place:
+                    if id(value) in seen:
+                        continue
+                    seen.add(id(value))
+                else:
+                    value = dict(value) if isinstance(value, dict) else list(value)
+                    container[slot] = value
+                stack.append((value, [*parts, slot]))
     return root
 
 

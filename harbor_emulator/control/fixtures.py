@@ -1,6 +1,8 @@
 """Fixtures: parse, check and load a YAML or JSON document, all or nothing.
 
-Parsing, refusing non-finite numbers and `${NAME}` interpolation are in `fixture_documents`.
+Parsing (bounded: `fixture_parsing`), refusing non-finite numbers and `${NAME}`
+interpolation are in `fixture_documents`; `read_document` runs them, and the shape check, on
+a worker thread.
 The document is then checked in three passes before anything is written: its shape against
 `fixtures.schema.json` (the documented schema, used as it is), then each entry's meaning
 with the same validators as the API (URLs per mode, patterns, metadata, retry policies,
@@ -11,12 +13,14 @@ Only then is it written, in one transaction. Every error names the source, the e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ..api.common import compact_json
@@ -59,6 +63,7 @@ from .fixture_documents import (
     interpolate,
     server_base_url,
 )
+from .fixture_parsing import collector_paused, release, released_on_error
 
 YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -121,6 +126,10 @@ class Loader:
         self.plan = Plan()
         self._seen: dict[str, str] = {}  # id -> path of the entry that defines it
         self._live_keys: dict[str, set[bool]] = {}  # workspace -> modes of its keys
+        # The plan's endpoints and events by id: an export's thousands of deliveries each
+        # name one, and a scan of the list per delivery was quadratic.
+        self._endpoints: dict[str, Endpoint] = {}
+        self._events: dict[str, Event] = {}
 
     def fail(self, path: str, problem: str, entry_id: str | None = None) -> HarborError:
         return fixture_error(self.source, path, problem, entry_id)
@@ -164,7 +173,7 @@ class Loader:
         return self._live_keys.get(workspace_id) == {True}
 
     async def load(self, document: dict[str, Any]) -> Plan:
-        check_shape(document, self.source)
+        """A plan for a document `read_document` returned (its shape already checked)."""
         for index, entry in enumerate(document.get("workspaces", [])):
             path = f"workspaces[{index}]"
             if entry["id"] in self._seen:
@@ -262,6 +271,7 @@ class Loader:
             deleted_ms=self.time(entry.get("deleted_at"), f"{path}.deleted_at"),
         )
         self.plan.endpoints.append((endpoint, self._keys(entry, path, endpoint)))
+        self._endpoints[endpoint_id] = endpoint
         for index, sub in enumerate(entry.get("subscriptions", [])):
             await self._subscription(sub, f"{path}.subscriptions[{index}]", endpoint_id)
 
@@ -310,7 +320,7 @@ class Loader:
         await self.claim(
             subscription_id, path, await fixture_store.subscription_exists(self.db, subscription_id)
         )
-        destination = next((e for e, _ in self.plan.endpoints if e.id == destination_id), None)
+        destination = self._endpoints.get(destination_id)
         if destination is None:
             destination = await fixture_store.live_endpoint(self.db, destination_id)
         if destination is None or destination.kind != "destination":
@@ -352,29 +362,29 @@ class Loader:
         created = (
             self.time(entry.get("created_at"), f"{path}.created_at", self.now_ms) or self.now_ms
         )
-        self.plan.events.append(
-            Event(
-                event_id,
-                workspace_id,
-                self.livemode(entry, workspace_id),
-                event_type,
-                payload_json,
-                created,
-            )
+        event = Event(
+            event_id,
+            workspace_id,
+            self.livemode(entry, workspace_id),
+            event_type,
+            payload_json,
+            created,
         )
+        self.plan.events.append(event)
+        self._events[event_id] = event
 
     async def _delivery(self, entry: dict[str, Any], path: str) -> None:
         delivery_id = entry["id"]
         await self.claim(
             delivery_id, path, await fixture_store.delivery_exists(self.db, delivery_id)
         )
-        event = next((e for e in self.plan.events if e.id == entry["event_id"]), None)
+        event = self._events.get(entry["event_id"])
         if event is None:
             raise self.fail(
                 f"{path}.event_id", f"no event {entry['event_id']} in this document.", delivery_id
             )
         endpoint_id = entry.get("webhook_id") or entry.get("destination_id")
-        if not any(e.id == endpoint_id for e, _ in self.plan.endpoints):
+        if endpoint_id not in self._endpoints:
             raise self.fail(
                 f"{path}.webhook_id", f"no endpoint {endpoint_id} in this document.", delivery_id
             )
@@ -465,6 +475,18 @@ def summary(plan: Plan) -> dict[str, Any]:
     }
 
 
+def read_document(
+    raw: bytes, env: Mapping[str, str], base_url: str, *, source: str, yaml_syntax: bool
+) -> dict[str, Any]:
+    """Parse, interpolate and check the shape of one document: everything that needs no
+    state. Pure CPU, seconds for several MB of YAML, so `load` runs it on a worker thread."""
+    with collector_paused():
+        document = interpolate(raw, env, base_url, source=source, yaml_syntax=yaml_syntax)
+        with released_on_error(document):
+            check_shape(document, source)
+    return document
+
+
 async def load(
     state: Any,
     raw: bytes,
@@ -481,28 +503,36 @@ async def load(
     """
     if base_url is None:
         base_url = server_base_url(state.config.host, state.config.port)
-    document = interpolate(
+    # On a worker thread, so that reading a large body never holds up the event loop: the
+    # thread gives up the GIL every 5 ms (sys.getswitchinterval), so reads meanwhile are
+    # answered at once (contract: Limits, Documents).
+    document = await asyncio.to_thread(
+        read_document,
         raw,
-        os.environ if env is None else env,
+        dict(os.environ if env is None else env),
         base_url,
         source=source,
         yaml_syntax=yaml_syntax,
     )
-    loader = Loader(
-        state.db,
-        state.ids,
-        state.clock.now_ms(),
-        source=source,
-        resolve_timeout=state.config.resolve_timeout_seconds,
-    )
-    plan = await loader.load(document)
+    try:
+        loader = Loader(
+            state.db,
+            state.ids,
+            state.clock.now_ms(),
+            source=source,
+            resolve_timeout=state.config.resolve_timeout_seconds,
+        )
+        plan = await loader.load(document)
 
-    async def work(tx: Tx) -> None:
-        await apply(tx, plan)
+        async def work(tx: Tx) -> None:
+            await apply(tx, plan)
 
-    await state.db.write(work)
-    await state.keys.reload(state.db)
-    await _apply_clock(state, plan.clock)
+        await state.db.write(work)
+        await state.keys.reload(state.db)
+        await _apply_clock(state, plan.clock)
+    finally:
+        # Dropped here, a document of several MB would be freed in one step of ~100 ms.
+        await asyncio.to_thread(release, document)
     state.scheduler.wake()
     return summary(plan)
 
@@ -522,6 +552,5 @@ async def _apply_clock(state: Any, clock: dict[str, Any] | None) -> None:
 async def load_files(state: Any, paths: tuple[str, ...]) -> None:
     """The --fixtures files, in order: at start and after every reset."""
     for path in paths:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = await asyncio.to_thread(Path(path).read_bytes)
         await load(state, raw, source=path, yaml_syntax=not path.endswith(".json"))
