@@ -58,7 +58,8 @@ class Limits:
         self.clock_end: dict[str, int] = {}
         self.health_ms: list[float] = []
         self.rss_mb: list[float] = []
-        # Set while the clock is parked at its end: advances then rightly answer 400.
+        # Set from parking the clock at its end until the reset after it is acknowledged:
+        # advances meanwhile rightly answer 400.
         self.at_clock_end = False
 
     # -- alias bombs -----------------------------------------------------------------------
@@ -153,16 +154,14 @@ class Limits:
         """Park the clock at its end, running: it must stop there and serve on.
 
         Called by the resetter between two epochs (the reset that follows brings the clock
-        back), so no acknowledged write of a checked epoch meets year 9999.
+        back, and clears `at_clock_end` once acknowledged), so no acknowledged write of a
+        checked epoch meets year 9999.
         """
         soak = self.soak
         self.at_clock_end = True
         # Idempotency keys and every retry fall due: the writers must know the clock moved.
         soak.advanced_seconds += 10**12
-        try:
-            ok = await self._clock_end_steps()
-        finally:
-            self.at_clock_end = False
+        ok = await self._clock_end_steps()
         key = "done" if ok else "cut off"
         self.clock_end[key] = self.clock_end.get(key, 0) + 1
 

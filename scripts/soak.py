@@ -231,6 +231,7 @@ class Soak:
         self.process_lock = asyncio.Lock()
         self.client: httpx.AsyncClient
         self.serial = 0
+        self.webhooks_made = 0
         self.started = 0.0
 
     # -- talking to the emulator ---------------------------------------------------------
@@ -457,7 +458,10 @@ class Soak:
             # A few live webhooks per workspace (one per receiver kind, roughly), well under
             # the 50-endpoint limit, mostly paused and resumed, now and then deleted.
             if len(pool) < 3 or (draw < 0.15 and len(pool) < 8):
-                await self.create_webhook(key, workspace_id, rng.choice(list(PATTERNS)), pool)
+                # Kinds in turn, not drawn: a short run still meets every receiver.
+                kind = list(PATTERNS)[self.webhooks_made % len(PATTERNS)]
+                self.webhooks_made += 1
+                await self.create_webhook(key, workspace_id, kind, pool)
             elif draw < 0.35:
                 record = pool.pop(rng.randrange(len(pool)))
                 await self.change_endpoint(key, record, "deleted")
@@ -635,6 +639,7 @@ class Soak:
                     await asyncio.sleep(0.2)
             finally:
                 self.resetting = False
+                self.limits.at_clock_end = False
 
     async def killer(self) -> None:
         """SIGKILL and restart every few seconds; also notices an emulator that died alone."""
