@@ -24,7 +24,6 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 EXCLUSIVE_REQUESTS = frozenset(
     {
         ("POST", "/_control/reset"),
-        ("POST", "/_control/fixtures"),
         ("POST", "/_control/clock/advance"),
         ("POST", "/_control/clock/set"),
         ("POST", "/_control/clock/freeze"),
@@ -35,6 +34,10 @@ EXCLUSIVE_REQUESTS = frozenset(
         ("POST", "/_control/snapshots"),
     }
 )
+# Whole-state operations that take the gate themselves, once their body is read: a fixtures
+# document is parsed and its aliases bounded before the load waits for anything, so a bomb
+# is refused at once even while an advance runs (contract: Limits, Documents).
+SELF_GATED_REQUESTS = frozenset({("POST", "/_control/fixtures")})
 # Whole-state operations whose path carries a name: `POST /_control/snapshots/{name}/restore`.
 EXCLUSIVE_PATTERNS = (("POST", re.compile(r"/_control/snapshots/[^/]+/restore")),)
 UNGATED_PREFIXES = ("/_sink/", "/_control/deliveries/drain", "/static/")
@@ -101,6 +104,8 @@ def gate_kind(method: str, path: str) -> str | None:
         return "shared"
     if (method, path) in EXCLUSIVE_REQUESTS:
         return "exclusive"
+    if (method, path) in SELF_GATED_REQUESTS:
+        return None
     if any(method == m and pattern.fullmatch(path) for m, pattern in EXCLUSIVE_PATTERNS):
         return "exclusive"
     if path.startswith(UNGATED_PREFIXES):

@@ -45,6 +45,9 @@ async def load_fixtures(request: Request) -> Response:
         # ${HARBOR_EMULATOR_URL} and ${NAME:-default}. Whoever reads a file (the CLI, the
         # client) fills in its own environment before sending it.
         env={},
+        # Not gated at the edge (gate.SELF_GATED_REQUESTS): the body is read and checked
+        # first, then the load runs alone.
+        gate=request.app.state.gate.exclusive,
     )
     return json_response(summary, 201)
 

@@ -14,9 +14,11 @@ Only then is it written, in one transaction. Every error names the source, the e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -495,11 +497,15 @@ async def load(
     yaml_syntax: bool,
     base_url: str | None = None,
     env: Mapping[str, str] | None = None,
+    gate: Callable[[], AbstractAsyncContextManager[None]] | None = None,
 ) -> dict[str, Any]:
     """Parse, interpolate, check and write one document into the running emulator's state.
 
     `${NAME}` comes from `env` (default: this process's environment) and
     `${HARBOR_EMULATOR_URL}` is `base_url` (default: the address the server listens on).
+    `gate`, when given, is held from the checks against the stored state to the end: the
+    route passes the state gate's exclusive side, so a document is read (and a bomb refused)
+    without waiting for an advance, and writes wait only for the load itself.
     """
     if base_url is None:
         base_url = server_base_url(state.config.host, state.config.port)
@@ -515,21 +521,22 @@ async def load(
         yaml_syntax=yaml_syntax,
     )
     try:
-        loader = Loader(
-            state.db,
-            state.ids,
-            state.clock.now_ms(),
-            source=source,
-            resolve_timeout=state.config.resolve_timeout_seconds,
-        )
-        plan = await loader.load(document)
+        async with gate() if gate is not None else contextlib.nullcontext():
+            loader = Loader(
+                state.db,
+                state.ids,
+                state.clock.now_ms(),
+                source=source,
+                resolve_timeout=state.config.resolve_timeout_seconds,
+            )
+            plan = await loader.load(document)
 
-        async def work(tx: Tx) -> None:
-            await apply(tx, plan)
+            async def work(tx: Tx) -> None:
+                await apply(tx, plan)
 
-        await state.db.write(work)
-        await state.keys.reload(state.db)
-        await _apply_clock(state, plan.clock)
+            await state.db.write(work)
+            await state.keys.reload(state.db)
+            await _apply_clock(state, plan.clock)
     finally:
         # Dropped here, a document of several MB would be freed in one step of ~100 ms.
         await asyncio.to_thread(release, document)

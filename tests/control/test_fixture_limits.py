@@ -401,3 +401,43 @@ def test_the_json_reader_refuses_what_json_loads_refuses_with_its_message(text: 
     with pytest.raises(UnreadableDocument) as refused:
         load_json(text)
     assert str(refused.value) == f"invalid JSON: {str(expected.value)[:200]}"
+
+
+def test_a_bomb_is_refused_at_once_while_an_advance_runs(emulator: Any) -> None:
+    """A load runs alone, but its document is read and bounded before it waits: a bomb
+    posted while an advance waits on a receiver is refused then, not after the advance."""
+    from tests.conftest import TEST_KEY
+    from tests.receiver import Answer, Receiver
+
+    receiver = Receiver()
+    seen: dict[str, Any] = {}
+
+    def post_bomb() -> None:
+        started = time.monotonic()
+        try:
+            seen["response"] = httpx.post(
+                f"{emulator.url}/_control/fixtures",
+                content=CYCLE,
+                headers=YAML,
+                timeout=DECIDED_WITHIN_SECONDS * 2,
+            )
+        except httpx.HTTPError as exc:
+            seen["error"] = repr(exc)
+        seen["seconds"] = time.monotonic() - started
+
+    try:
+        with emulator.api(TEST_KEY) as api:
+            hook = api.post("/v1/webhooks", json={"url": receiver.url, "events": ["*"]})
+            assert hook.status_code == 201, hook.text
+            receiver.respond_with(503, Answer(before=post_bomb))
+            assert api.post("/v1/events", json={"type": "a.b", "payload": {}}).status_code == 201
+        receiver.wait_for(1)
+        # The retry falls due during this advance, which waits on the receiver meanwhile.
+        emulator.advance(3600)
+    finally:
+        receiver.close()
+    assert "error" not in seen, seen
+    response = seen["response"]
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_fixtures", response.text
+    assert seen["seconds"] < DECIDED_WITHIN_SECONDS, seen
