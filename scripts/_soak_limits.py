@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from _soak_process import clean_env, start_command
 
 if TYPE_CHECKING:
     from soak import Soak
@@ -111,22 +111,12 @@ class Limits:
             self.second_processes[outcome] = self.second_processes.get(outcome, 0) + 1
 
     async def _try_second(self, pid: int) -> str:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HARBOR_EMULATOR_")}
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "harbor_emulator.cli",
-            "start",
-            "--port",
-            "0",
-            "--db",
-            str(self.soak.db_path),
-            "--log-level",
-            "warning",
+            *start_command(self.soak.db_path),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=env,
+            env=clean_env(),
         )
         try:
             async with asyncio.timeout(SECOND_PROCESS_SECONDS):

@@ -18,6 +18,29 @@ READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 30.0
 
 
+def start_command(db_path: Path, *options: str) -> list[str]:
+    """`harbor-emulator start` on a free port and `db_path`, logging warnings only."""
+    return [
+        sys.executable,
+        "-m",
+        "harbor_emulator.cli",
+        "start",
+        "--port",
+        "0",
+        "--db",
+        str(db_path),
+        "--log-level",
+        "warning",
+        *options,
+    ]
+
+
+def clean_env() -> dict[str, str]:
+    """This environment less HARBOR_EMULATOR_*: a user's control token or strict mode must
+    not shape the run."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("HARBOR_EMULATOR_")}
+
+
 class EmulatorFailed(RuntimeError):
     """The emulator could not be started (the soak cannot go on)."""
 
@@ -53,25 +76,17 @@ class Emulator:
             log.write(f"--- soak: start #{self.starts + 1}\n".encode())
             log.flush()
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "harbor_emulator.cli",
-                "start",
-                "--port",
-                "0",
-                "--db",
-                str(self.db_path),
-                "--delivery-timeout",
-                str(self.delivery_timeout),
-                "--rate-limit",
-                "0",
-                "--log-level",
-                "warning",
+                *start_command(
+                    self.db_path,
+                    "--delivery-timeout",
+                    str(self.delivery_timeout),
+                    "--rate-limit",
+                    "0",
+                ),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=log,
-                # A user's HARBOR_EMULATOR_CONTROL_TOKEN or _STRICT must not shape the run.
-                env={k: v for k, v in os.environ.items() if not k.startswith("HARBOR_EMULATOR_")},
+                env=clean_env(),
             )
         assert self._process.stdout is not None
         try:
