@@ -201,8 +201,8 @@ class Emulator:
         `env`) and `${HARBOR_EMULATOR_URL}` is this client's URL (contract: Fixtures); the
         server only fills in its own URL and defaults in what it is sent.
         """
-        from .control.fixture_documents import escape, interpolate
-        from .errors import HarborError
+        from .core.errors import HarborError
+        from .core.fixture_documents import escape, interpolate
 
         if isinstance(fixtures, Mapping):
             return self.control("POST", "/fixtures", json=dict(fixtures))

@@ -29,7 +29,7 @@ from secrets import token_bytes
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .randomness import Randomness
+    from .core.randomness import Randomness
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32

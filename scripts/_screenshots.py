@@ -11,8 +11,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harbor_emulator.app import create_app  # noqa: E402
-from harbor_emulator.config import Config  # noqa: E402
+from harbor_emulator.server.app import create_app  # noqa: E402
+from harbor_emulator.server.config import Config  # noqa: E402
 from tests.conftest import ServerThread  # noqa: E402
 from tests.dashboard.browser import chromium_missing_reason, chromium_page  # noqa: E402
 

@@ -276,7 +276,7 @@ def report(results: dict[str, Result], runs: int) -> None:
 
 def print_import_profile(top: int = 12) -> None:
     """The slowest imports behind `start`, cumulative, from python -X importtime."""
-    code = "import harbor_emulator.cli, harbor_emulator.app"
+    code = "import harbor_emulator.cli, harbor_emulator.server.app"
     profile = subprocess.run(
         [str(VENV_PYTHON), "-X", "importtime", "-c", code],
         capture_output=True,

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harbor_emulator.config import Config
+from harbor_emulator.server.config import Config
 from harbor_emulator.testing import EmulatorServer
 
 # Re-exported for tests that build the app object themselves and serve it (test_faults).

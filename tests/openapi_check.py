@@ -30,7 +30,7 @@ import referencing.jsonschema
 import yaml
 
 from harbor_emulator.api.openapi import document
-from harbor_emulator.errors import STATUS_BY_CODE
+from harbor_emulator.core.errors import STATUS_BY_CODE
 
 DOCUMENT_URI = "urn:harbor-emulator:openapi"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harbor_emulator.fast_state import AttributeState
+from harbor_emulator.core.fast_state import AttributeState
 
 
 def test_values_are_attributes_and_the_mapping_stays_in_step() -> None:

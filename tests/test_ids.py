@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from harbor_emulator.ids import IdFactory
+from harbor_emulator.core.ids import IdFactory
 
 
 def test_ids_are_ulid_shaped_and_strictly_increasing_even_on_a_frozen_clock() -> None:
@@ -21,7 +21,7 @@ def test_ids_are_ulid_shaped_and_strictly_increasing_even_on_a_frozen_clock() ->
 def test_encoding_is_crockford_base32_of_the_130_bits_and_decodes_back() -> None:
     import random
 
-    from harbor_emulator.ids import _ALPHABET, _decode, _encode
+    from harbor_emulator.core.ids import _ALPHABET, _decode, _encode
 
     def reference(value: int) -> str:  # one character per 5 bits, most significant first
         return "".join(_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))

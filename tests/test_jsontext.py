@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harbor_emulator import jsontext
 from harbor_emulator.api.common import _strict_loads, compact_json, dumps, loads_json
-from harbor_emulator.errors import HarborError
+from harbor_emulator.core import jsontext
+from harbor_emulator.core.errors import HarborError
 
 _numbers = st.one_of(
     st.integers(),  # past 64 bits too

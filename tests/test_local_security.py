@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from harbor_emulator.app import create_app
-from harbor_emulator.config import Config
+from harbor_emulator.server.app import create_app
+from harbor_emulator.server.config import Config
 from harbor_emulator.testing import ServerThread
 from tests.conftest import TEST_KEY, Emulator, error_of
 from tests.test_cli_start import running

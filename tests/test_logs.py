@@ -24,7 +24,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from harbor_emulator.logs import (
+from harbor_emulator.core.logs import (
     LineHandler,
     RequestEntry,
     access_log,

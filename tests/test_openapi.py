@@ -19,10 +19,10 @@ from starlette.routing import Route
 
 from harbor_emulator.api import endpoint_common, events, replays, subscriptions
 from harbor_emulator.api.openapi import document
-from harbor_emulator.app import create_app
-from harbor_emulator.config import Config
 from harbor_emulator.control import faults, fixtures, sinks
-from harbor_emulator.errors import STATUS_BY_CODE
+from harbor_emulator.core.errors import STATUS_BY_CODE
+from harbor_emulator.server.app import create_app
+from harbor_emulator.server.config import Config
 from tests.conftest import Emulator
 from tests.openapi_check import OpenAPIDocument, OpenAPIDrift, ResponseChecker, compiled
 

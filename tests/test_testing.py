@@ -13,7 +13,12 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from harbor_emulator.client import HarborAPIError
-from harbor_emulator.testing import EmulatorFactory, EmulatorServer, ServerStartError, ServerThread
+from harbor_emulator.testing import (
+    EmulatorFactory,
+    EmulatorServer,
+    ServerStartError,
+    ServerThread,
+)
 
 
 def harbor_threads() -> int:

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from harbor_emulator.app import create_app
-from harbor_emulator.config import Config
+from harbor_emulator.server.app import create_app
+from harbor_emulator.server.config import Config
 from harbor_emulator.testing import EmulatorServer
 from tests.conftest import TEST_KEY, Emulator, ServerThread, error_of
 from tests.receiver import Answer, Receiver

@@ -16,11 +16,11 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from .. import jsontext
+from ..core import jsontext
+from ..core.errors import HarborError
+from ..core.fast_state import AttributeState
 from ..domain import idempotency, pagination
 from ..domain.auth import Principal, named_workspace
-from ..errors import HarborError
-from ..fast_state import AttributeState
 from ..store.db import Tx
 
 Handler = Callable[[Request], Awaitable[Response]]

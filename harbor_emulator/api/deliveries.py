@@ -8,14 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..domain import pagination
+from ..core.errors import HarborError
+from ..domain import pagination, render
 from ..domain.auth import Principal
 from ..domain.idempotency import Claim
-from ..errors import HarborError
 from ..store import deliveries, endpoints, events
 from ..store.db import Tx
 from ..store.rows import Delivery
-from . import render
 from .common import check_fields, commit, json_response, list_response, path_id, raw_json, v1
 
 STATUSES = ("pending", "held", "succeeded", "failed", "cancelled")

@@ -25,19 +25,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..domain import pagination
+from ..core.errors import HarborError
+from ..domain import pagination, render
 from ..domain.auth import Principal
 from ..domain.idempotency import Claim
 from ..domain.metadata import validate_metadata
 from ..domain.patterns import validate_pattern
 from ..domain.retry import parse_retry_policy, policy_to_json
 from ..domain.urls import validate_url
-from ..errors import HarborError
 from ..signing import new_secret
 from ..store import deliveries, endpoints, workspaces
 from ..store.db import Database, Tx
 from ..store.rows import Endpoint
-from . import render
 from .common import (
     check_fields,
     commit,

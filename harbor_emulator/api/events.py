@@ -8,16 +8,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..core.errors import HarborError
 from ..delivery import fanout
-from ..domain import pagination
+from ..domain import pagination, render
 from ..domain.auth import Principal
 from ..domain.idempotency import Claim
 from ..domain.patterns import validate_event_type
-from ..errors import HarborError
 from ..store import events, workspaces
 from ..store.db import Tx
 from ..store.rows import Event
-from . import render
 from .common import (
     check_fields,
     commit,

@@ -8,15 +8,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..clock import parse_timestamp
+from ..core.clock import parse_timestamp
+from ..core.errors import HarborError
 from ..delivery import fanout
+from ..domain import render
 from ..domain.auth import Principal
 from ..domain.idempotency import Claim
 from ..domain.patterns import validate_event_type
-from ..errors import HarborError
 from ..store import deliveries, endpoints, events
 from ..store.db import Tx
-from . import render
 from .common import check_fields, commit, commit_write, path_id, raw_json, v1
 
 REPLAY_FIELDS = ("webhook_id", "destination_id")

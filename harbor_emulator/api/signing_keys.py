@@ -13,15 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..domain import pagination
+from ..core.errors import HarborError
+from ..domain import pagination, render
 from ..domain.auth import Principal
 from ..domain.idempotency import Claim
-from ..errors import HarborError
 from ..signing import new_secret
 from ..store import signing_keys
 from ..store.db import Tx
 from ..store.rows import SigningKey
-from . import render
 from .common import check_fields, commit, list_response, path_id, raw_json, v1
 from .endpoint_common import SCOPE, SIGNING_KEY_PREFIX, Dialect, load
 

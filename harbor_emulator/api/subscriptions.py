@@ -14,15 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..domain import pagination
+from ..core.errors import HarborError
+from ..domain import pagination, render
 from ..domain.auth import Principal
 from ..domain.idempotency import Claim
 from ..domain.patterns import validate_pattern
-from ..errors import HarborError
 from ..store import subscriptions
 from ..store.db import Database, Tx
 from ..store.rows import Endpoint, Subscription
-from . import render
 from .common import (
     check_fields,
     commit,

@@ -9,7 +9,7 @@ from functools import wraps
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import HarborError
+from ..core.errors import HarborError
 
 Handler = Callable[[Request], Awaitable[Response]]
 

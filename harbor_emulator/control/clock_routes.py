@@ -11,8 +11,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..api.common import check_fields, json_response, parse_json_object, read_body
-from ..clock import MAX_MS, ClockState, check_in_range, format_ms, parse_duration, parse_timestamp
-from ..errors import HarborError
+from ..core.clock import (
+    MAX_MS,
+    ClockState,
+    check_in_range,
+    format_ms,
+    parse_duration,
+    parse_timestamp,
+)
+from ..core.errors import HarborError
 from ..store import meta
 from ..store.db import Database, Tx
 from .auth import control

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..api.common import check_fields, json_response, parse_json_object, read_body
-from ..errors import HarborError
+from ..core.errors import HarborError
 from .auth import control
 
 MAX_DRAIN_SECONDS = 600

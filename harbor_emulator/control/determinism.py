@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ..clock import ClockState, parse_timestamp
+from ..core.clock import ClockState, parse_timestamp
+from ..core.errors import HarborError
+from ..core.randomness import DEFAULT_SEEDED_START, check_seed
 from ..domain.pagination import CursorCodec
-from ..errors import HarborError
-from ..randomness import DEFAULT_SEEDED_START, check_seed
 from ..store import backups, meta
 from ..store.db import Database, Tx
 

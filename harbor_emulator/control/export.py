@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from ..core.fixture_documents import escape
 from ..store import (
     api_keys,
     deliveries,
@@ -22,7 +23,6 @@ from ..store import (
     workspaces,
 )
 from ..store.db import Database
-from .fixture_documents import escape
 
 
 def exact_time(ms: int | None) -> str | None:

@@ -31,9 +31,9 @@ from ..api.common import (
     read_body,
     whole_list_response,
 )
-from ..clock import Clock, format_ms
-from ..errors import STATUS_BY_CODE, HarborError
-from ..ids import IdFactory
+from ..core.clock import Clock, format_ms
+from ..core.errors import STATUS_BY_CODE, HarborError
+from ..core.ids import IdFactory
 from ..store import faults as stored
 from ..store.db import RETRY_AFTER_SECONDS, Database, Tx
 from ..store.rows import StoredFault

@@ -12,11 +12,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..api.common import json_response
-from ..errors import HarborError
+from ..core.errors import HarborError
+from ..core.fixture_parsing import collector_paused, release
 from . import fixtures
 from .auth import control
 from .export import export_state
-from .fixture_parsing import collector_paused, release
 
 
 @control

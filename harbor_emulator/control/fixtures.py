@@ -26,14 +26,22 @@ from pathlib import Path
 from typing import Any
 
 from ..api.common import compact_json
-from ..clock import parse_timestamp
+from ..core.clock import parse_timestamp
+from ..core.errors import HarborError
+from ..core.fixture_documents import (
+    entry_id_at,
+    field_path,
+    fixture_error,
+    interpolate,
+    server_base_url,
+)
+from ..core.fixture_parsing import collector_paused, release, released_on_error
+from ..core.ids import IdFactory
 from ..domain.auth import SCOPES, key_livemode
 from ..domain.metadata import validate_metadata
 from ..domain.patterns import validate_event_type, validate_pattern
 from ..domain.retry import parse_retry_policy, policy_to_json
 from ..domain.urls import validate_url
-from ..errors import HarborError
-from ..ids import IdFactory
 from ..signing import new_secret
 from ..store import (
     api_keys,
@@ -58,14 +66,6 @@ from ..store.rows import (
     Subscription,
 )
 from .clock_routes import persist_clock
-from .fixture_documents import (
-    entry_id_at,
-    field_path,
-    fixture_error,
-    interpolate,
-    server_base_url,
-)
-from .fixture_parsing import collector_paused, release, released_on_error
 
 YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 MAX_PAYLOAD_BYTES = 256 * 1024

@@ -15,11 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..api import render
 from ..api.common import list_response
 from ..api.deliveries import STATUSES
-from ..domain import pagination
-from ..errors import HarborError
+from ..core.errors import HarborError
+from ..domain import pagination, render
 from ..store import deliveries, endpoints, events
 from ..store.rows import Delivery
 from .auth import control

@@ -15,14 +15,14 @@ from ..api.common import (
     read_body,
     whole_list_response,
 )
-from ..clock import format_ms
+from ..core.clock import format_ms
+from ..core.errors import HarborError
 from ..domain.auth import (
     KEY_PATTERN,
     SCOPES,
     WORKSPACE_ID_PATTERN,
     key_livemode,
 )
-from ..errors import HarborError
 from ..store import api_keys, workspaces
 from ..store.db import Tx
 from ..store.rows import ApiKey, Workspace

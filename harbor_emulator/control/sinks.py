@@ -25,8 +25,8 @@ from ..api.common import (
     read_body,
     whole_list_response,
 )
-from ..clock import Clock, format_ms
-from ..errors import HarborError
+from ..core.clock import Clock, format_ms
+from ..core.errors import HarborError
 from ..store import sinks as stored
 from ..store.db import Database, Tx
 from ..store.rows import ScriptedResponse, SinkRequest, StoredSink

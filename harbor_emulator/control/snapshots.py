@@ -20,8 +20,8 @@ from ..api.common import (
     read_body,
     whole_list_response,
 )
-from ..clock import format_ms
-from ..errors import HarborError
+from ..core.clock import format_ms
+from ..core.errors import HarborError
 from ..store.backups import NAME_PATTERN, SnapshotInfo, SnapshotStore
 from . import clock_routes, determinism
 from .auth import control

@@ -15,9 +15,9 @@ from starlette.routing import Route
 
 from ..api import deliveries as deliveries_api
 from ..api.deliveries import STATUSES
-from ..clock import parse_timestamp
+from ..core.clock import parse_timestamp
+from ..core.errors import HarborError
 from ..domain import pagination
-from ..errors import HarborError
 from ..signing import SIGNATURE_HEADER
 from ..store import deliveries, endpoints, events
 from ..store.rows import Attempt

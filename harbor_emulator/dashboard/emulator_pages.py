@@ -8,10 +8,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..clock import MAX_MS, MIN_MS
 from ..control import clock_routes
 from ..control.sinks import parse_script
-from ..errors import HarborError
+from ..core.clock import MAX_MS, MIN_MS
+from ..core.errors import HarborError
 from ..store import deliveries
 from .web import (
     dashboard,

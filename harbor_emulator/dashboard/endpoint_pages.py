@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ..api import endpoint_common, signing_keys, subscriptions
 from ..api import events as events_api
 from ..api.endpoint_common import DESTINATIONS, WEBHOOKS, Dialect
-from ..errors import HarborError
+from ..core.errors import HarborError
 from ..store import deliveries, endpoints
 from ..store import signing_keys as signing_key_store
 from ..store import subscriptions as subscription_store

@@ -10,8 +10,8 @@ from starlette.routing import Route
 
 from ..api import events as events_api
 from ..api import replays
+from ..core.errors import HarborError
 from ..domain import pagination
-from ..errors import HarborError
 from ..store import deliveries, endpoints, events
 from .web import (
     PAGE_SIZE,

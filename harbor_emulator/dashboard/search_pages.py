@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..errors import HarborError
+from ..core.errors import HarborError
 from ..store import deliveries, endpoints, events, subscriptions, workspaces
 from .web import dashboard
 

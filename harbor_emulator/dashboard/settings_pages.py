@@ -9,8 +9,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..control import settings
+from ..core.errors import HarborError
 from ..domain.auth import open_workspace_id
-from ..errors import HarborError
 from ..store import api_keys, open_sandbox_keys
 from .web import dashboard, given, page, read_form, redirect
 

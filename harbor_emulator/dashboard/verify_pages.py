@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import signing
-from ..errors import HarborError
+from ..core.errors import HarborError
 from ..store import deliveries
 from ..store import signing_keys as signing_key_store
 from ..store.rows import SigningKey

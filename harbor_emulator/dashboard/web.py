@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..api.common import loads_json
-from ..clock import format_ms
+from ..core.clock import format_ms
+from ..core.errors import HarborError
 from ..domain.auth import SCOPES, WORKSPACE_ID_PATTERN, Principal
-from ..errors import HarborError
 from ..store import deliveries, workspaces
 
 if TYPE_CHECKING:

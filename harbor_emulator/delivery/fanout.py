@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from ..api import render
+from ..core.ids import IdFactory
+from ..domain import render
 from ..domain.patterns import matches_any
-from ..ids import IdFactory
 from ..store import deliveries, endpoints, events
 from ..store.db import Tx
 from ..store.rows import Delivery, Event
@@ -48,11 +48,16 @@ def new_delivery(
 
 
 async def matching_endpoints(tx: Tx, event: Event) -> list[tuple[str, str]]:
-    """(endpoint_id, status) of every endpoint whose patterns select the event's type."""
-    found = await endpoints.matching(
-        tx, workspace_id=event.workspace_id, livemode=event.livemode, event_type=event.type
+    """(endpoint_id, status) of every live endpoint whose patterns select the event's type,
+    paused ones included (their deliveries are held), oldest first."""
+    found = await endpoints.live_with_patterns(
+        tx, workspace_id=event.workspace_id, livemode=event.livemode
     )
-    return [(endpoint.id, endpoint.status) for endpoint in found]
+    return [
+        (endpoint.id, endpoint.status)
+        for endpoint, patterns in found
+        if matches_any(patterns, event.type)
+    ]
 
 
 async def deliver(

@@ -21,11 +21,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from .. import logs
-from ..clock import Clock
+from ..core.clock import Clock
+from ..core.errors import HarborError
+from ..core.ids import IdFactory
+from ..core.logs import AttemptEntry, delivery_log, log_entry
 from ..domain.retry import RetryPolicy, next_attempt_ms, stored_policy
-from ..errors import HarborError
-from ..ids import IdFactory
 from ..store import deliveries
 from ..store.db import Database, Tx
 from ..store.rows import Attempt, Delivery, Target
@@ -405,7 +405,7 @@ class Scheduler:
         # it, while this write can run as that attempt waits on its receiver.
         await asyncio.sleep(0)
         await self._record_retrying(attempt, status, retry_at, first_ms)
-        logs.delivery_attempt(target, attempt, status, retry_at)
+        _log_attempt(target, attempt, status, retry_at)
 
     def _release_slot(self, delivery_id: str, retry_at: int | None) -> None:
         running = self._running.get(delivery_id)
@@ -481,3 +481,27 @@ def _fault_result(outcome: FaultOutcome) -> AttemptResult:
         return AttemptResult(None, None, str(outcome), 0)
     # A fault with a status records that code and no error kind (contract).
     return AttemptResult(int(outcome), "", None, 0)
+
+
+def _log_attempt(
+    target: Target, attempt: Attempt, outcome: str, next_attempt_ms: int | None
+) -> None:
+    """Log one recorded attempt; `outcome` is the delivery's status after it."""
+    if not delivery_log.isEnabledFor(logging.INFO):
+        return
+    log_entry(
+        delivery_log,
+        logging.INFO,
+        AttemptEntry(
+            attempt.delivery_id,
+            target.endpoint_id,
+            target.url,
+            attempt.attempt_number,
+            attempt.response_code,
+            attempt.error,
+            attempt.duration_ms,
+            outcome,
+            attempt.attempted_ms,
+            next_attempt_ms,
+        ),
+    )

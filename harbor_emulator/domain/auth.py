@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from ..errors import HarborError
+from ..core.errors import HarborError
 from ..store import api_keys, open_sandbox_keys, workspaces
 from ..store.db import Database, Tx
 from ..store.rows import ApiKey

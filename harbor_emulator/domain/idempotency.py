@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from ..errors import HarborError
+from ..core.errors import HarborError
 from ..store import idempotency as store
 from ..store.db import Database, Tx
 from ..store.rows import IdempotencyRecord

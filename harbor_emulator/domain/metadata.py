@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 
-from harbor_emulator.errors import HarborError
+from harbor_emulator.core.errors import HarborError
 
 MAX_METADATA_BYTES = 8192
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..errors import HarborError
+from ..core.errors import HarborError
 
 T = TypeVar("T")
 Keyset = tuple[int, str]

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from harbor_emulator.errors import HarborError
+from harbor_emulator.core.errors import HarborError
 
 MAX_EVENT_TYPE_LENGTH = 255
 WILDCARD = "*"

@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable
 
-from ..errors import HarborError
+from ..core.errors import HarborError
 
 
 class RateLimiter:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from harbor_emulator.clock import MAX_MS
-from harbor_emulator.errors import HarborError
+from harbor_emulator.core.clock import MAX_MS
+from harbor_emulator.core.errors import HarborError
 
 MAX_AGE_LIMIT_SECONDS = 259_200  # 72 hours, the contract's ceiling and default
 MAX_SCHEDULE_LENGTH = 100

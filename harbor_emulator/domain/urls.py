@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from harbor_emulator.errors import HarborError
+from harbor_emulator.core.errors import HarborError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 import aiosqlite
 
-from ..errors import HarborError
+from ..core.errors import HarborError
 from .lockfile import DatabaseLock
 from .schema import MIGRATIONS, STATE_TABLES
 

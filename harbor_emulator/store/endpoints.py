@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-from ..domain.patterns import matches_any
 from . import deliveries, signing_keys, subscriptions
 from .db import Database, Row, Tx
 from .rows import Endpoint, SigningKey
@@ -173,14 +172,15 @@ async def soft_delete(tx: Tx, endpoint_id: str, now_ms: int) -> None:
     await subscriptions.delete_for_destination(tx, endpoint_id, now_ms)
 
 
-async def matching(
-    db: Reader, *, workspace_id: str, livemode: bool, event_type: str
-) -> list[Endpoint]:
-    """The live endpoints an event of `event_type` is delivered to, paused ones included
-    (their deliveries are held), oldest first.
+async def live_with_patterns(
+    db: Reader, *, workspace_id: str, livemode: bool
+) -> list[tuple[Endpoint, tuple[str, ...]]]:
+    """The live endpoints of a workspace, paused ones included, oldest first, each with the
+    event-type patterns it subscribes to (a webhook's own list, a destination's
+    subscriptions).
 
-    A workspace holds at most `max_endpoints` endpoints, so the patterns are matched here
-    with the one matcher (`domain.patterns.matches`) rather than in SQL.
+    A workspace holds at most `max_endpoints` endpoints, so the caller matches the patterns
+    with the one matcher (`domain.patterns.matches_any`) rather than SQL.
     """
     rows = await db.fetch_all(
         "SELECT * FROM endpoints WHERE workspace_id = ? AND livemode = ? "
@@ -192,12 +192,13 @@ async def matching(
         db, [e.id for e in candidates if e.kind == "destination"]
     )
     return [
-        endpoint
-        for endpoint in candidates
-        if matches_any(
-            endpoint.event_types
-            if endpoint.event_types is not None
-            else patterns.get(endpoint.id, ()),
-            event_type,
+        (
+            endpoint,
+            tuple(
+                endpoint.event_types
+                if endpoint.event_types is not None
+                else patterns.get(endpoint.id, ())
+            ),
         )
+        for endpoint in candidates
     ]

@@ -7,7 +7,7 @@ clock's end (docs/limits.md): rotated at the end itself, the previous key has ex
 
 from __future__ import annotations
 
-from ..clock import MAX_MS
+from ..core.clock import MAX_MS
 from .db import Database, Row, Tx
 from .rows import SigningKey
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harbor_emulator.clock import parse_timestamp
+from harbor_emulator.core.clock import parse_timestamp
 from tests.conftest import Emulator, error_of
 
 SECRET = re.compile(r"whsec_[A-Za-z0-9_-]{43}")

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harbor_emulator.clock import parse_timestamp
+from harbor_emulator.core.clock import parse_timestamp
 from harbor_emulator.store import signing_keys
 from harbor_emulator.store.db import Database
 from tests.conftest import Emulator, error_of

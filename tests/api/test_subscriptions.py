@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from harbor_emulator.domain.patterns import matches_any
 from harbor_emulator.store import endpoints
 from harbor_emulator.store.db import Database
 from tests.conftest import Emulator, error_of
@@ -213,12 +214,12 @@ def _matching(emulator: Emulator, workspace_id: str, livemode: bool, event_type:
         db = await Database.open(None)
         await db.restore_from(path)
         try:
-            found = await endpoints.matching(
-                db, workspace_id=workspace_id, livemode=livemode, event_type=event_type
+            found = await endpoints.live_with_patterns(
+                db, workspace_id=workspace_id, livemode=livemode
             )
         finally:
             await db.close()
-        return [endpoint.id for endpoint in found]
+        return [endpoint.id for endpoint, patterns in found if matches_any(patterns, event_type)]
 
     return asyncio.run(run())
 

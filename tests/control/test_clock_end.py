@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from harbor_emulator.api.openapi import document
-from harbor_emulator.clock import MAX_MS, Clock
+from harbor_emulator.core.clock import MAX_MS, Clock
 from tests.conftest import Emulator, error_of
 from tests.receiver import Receiver
 

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from harbor_emulator.app import create_app
-from harbor_emulator.config import Config
-from harbor_emulator.errors import DEFAULT_MESSAGES, STATUS_BY_CODE
+from harbor_emulator.core.errors import DEFAULT_MESSAGES, STATUS_BY_CODE
+from harbor_emulator.server.app import create_app
+from harbor_emulator.server.config import Config
 from tests.conftest import Emulator, ServerThread, error_of
 from tests.test_cli_start import running
 

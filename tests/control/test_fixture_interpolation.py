@@ -19,7 +19,7 @@ import pytest
 
 from harbor_emulator.client import Emulator as Client
 from harbor_emulator.client import HarborAPIError
-from harbor_emulator.control.fixture_documents import escape, interpolate
+from harbor_emulator.core.fixture_documents import escape, interpolate
 from tests.conftest import Emulator, error_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,7 +24,7 @@ import httpx
 import pytest
 import yaml
 
-from harbor_emulator.control.fixture_parsing import UnreadableDocument, load_json
+from harbor_emulator.core.fixture_parsing import UnreadableDocument, load_json
 
 YAML = {"Content-Type": "application/yaml"}
 # A refusal is decided within a second (contract); this leaves room for a busy machine.

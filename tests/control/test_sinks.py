@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from harbor_emulator.clock import Clock
 from harbor_emulator.control.sinks import (
     MAX_RECORDED_BODY_BYTES,
     MAX_REQUESTS_PER_SINK,
     SinkRegistry,
 )
+from harbor_emulator.core.clock import Clock
 from harbor_emulator.store.db import Database
 from tests.conftest import Emulator, error_of
 from tests.test_cli_start import running

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from harbor_emulator.core.errors import HarborError
 from harbor_emulator.domain.metadata import MAX_METADATA_BYTES, validate_metadata
-from harbor_emulator.errors import HarborError
 
 
 def compact_size(value: dict[str, str]) -> int:

@@ -1,12 +1,12 @@
 import pytest
 
+from harbor_emulator.core.errors import HarborError
 from harbor_emulator.domain.patterns import (
     matches,
     matches_any,
     validate_event_type,
     validate_pattern,
 )
-from harbor_emulator.errors import HarborError
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 import pytest
 
-from harbor_emulator.clock import MAX_MS
+from harbor_emulator.core.clock import MAX_MS
+from harbor_emulator.core.errors import HarborError
 from harbor_emulator.domain.retry import (
     DEFAULT_POLICY,
     RetryPolicy,
@@ -8,7 +9,6 @@ from harbor_emulator.domain.retry import (
     parse_retry_policy,
     policy_to_json,
 )
-from harbor_emulator.errors import HarborError
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harbor_emulator.core.errors import HarborError
 from harbor_emulator.domain.urls import classify_host, is_public_address, validate_url
-from harbor_emulator.errors import HarborError
 
 OK = "ok"
 PUBLIC_IP_URL = "https://93.184.216.34/hook"

@@ -249,8 +249,8 @@ def test_the_plugin_starts_nothing_until_a_fixture_is_used(users_suite: pytest.P
 
 
         def test_without_harbor(request):
-            assert "harbor_emulator.pytest_plugin" in sys.modules  # loaded by its entry point
-            assert "harbor_emulator.testing" not in sys.modules
+            assert "harbor_emulator.testing.pytest_plugin" in sys.modules  # by its entry point
+            assert "harbor_emulator.testing.server" not in sys.modules
             assert "uvicorn" not in sys.modules
             assert threading.active_count() == 1
         """
@@ -263,8 +263,9 @@ def test_importing_the_plugin_module_has_no_side_effects() -> None:
     script = textwrap.dedent(
         """
         import sys, threading
-        import harbor_emulator.pytest_plugin
-        heavy = {"uvicorn", "starlette", "aiosqlite", "harbor_emulator.app"} & set(sys.modules)
+        import harbor_emulator.testing.pytest_plugin
+        heavy = {"uvicorn", "starlette", "aiosqlite", "harbor_emulator.server.app"}
+        heavy &= set(sys.modules)
         assert not heavy, heavy
         assert threading.active_count() == 1
         """

@@ -45,8 +45,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .client import Emulator
-    from .testing import EmulatorFactory, GoldenFile
+    from ..client import Emulator
+    from .golden import GoldenFile
+    from .server import EmulatorFactory
 
 UPDATE_GOLDEN_OPTION = "--harbor-update-golden"
 
@@ -76,7 +77,7 @@ def harbor_factory() -> Iterator[EmulatorFactory]:
     between tests: reset them yourself, or wrap one in a fixture as `harbor` does.
     """
     # Imported here: the server stack loads only in sessions that use an emulator.
-    from .testing import EmulatorFactory
+    from .server import EmulatorFactory
 
     factory = EmulatorFactory(default_api_key=DEFAULT_API_KEY)
     try:
@@ -110,7 +111,7 @@ def harbor(harbor_session: Emulator, harbor_baseline: str | None) -> Iterator[Em
 
     A new client per test, so settings a test changes on it (`api_key`) do not leak.
     """
-    from .client import Emulator
+    from ..client import Emulator
 
     with Emulator(
         harbor_session.url,
@@ -129,7 +130,7 @@ def harbor_golden(harbor: Emulator, request: pytest.FixtureRequest) -> GoldenFil
     """Compare the deliveries a test caused (every sink's requests: method, path, headers,
     body) with `golden/<test name>.json` beside the test file. A missing file is written
     (and the test passes); `--harbor-update-golden` rewrites them all."""
-    from .testing import GoldenFile
+    from .golden import GoldenFile
 
     node = request.node
     return GoldenFile(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..clock import format_ms
+from ..core.clock import format_ms
 from ..store.rows import Attempt, Delivery, Endpoint, Event, SigningKey, Subscription
 
 

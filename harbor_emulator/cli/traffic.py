@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from .cli_remote import RemoteCommand, json_option, pass_emulator, plural, print_json, table
-from .client import Emulator, HarborAPIError
+from ..client import Emulator, HarborAPIError
+from .remote import RemoteCommand, json_option, pass_emulator, plural, print_json, table
 
 DEFAULT_CLI_KEY = "hb_test_cli"
 LIVE_KEY_PREFIXES = ("hb_live_", "hk_live_")

@@ -26,7 +26,6 @@ from typing import Any, TextIO
 from starlette.types import Scope
 
 from .clock import format_ms
-from .store.rows import Attempt, Target
 
 access_log = logging.getLogger("harbor_emulator.access")
 delivery_log = logging.getLogger("harbor_emulator.delivery")
@@ -122,30 +121,6 @@ def log_request(
         request_id,
     )
     log_entry(access_log, level, entry)
-
-
-def delivery_attempt(
-    target: Target, attempt: Attempt, outcome: str, next_attempt_ms: int | None
-) -> None:
-    """Log one recorded attempt; `outcome` is the delivery's status after it."""
-    if not delivery_log.isEnabledFor(logging.INFO):
-        return
-    log_entry(
-        delivery_log,
-        logging.INFO,
-        AttemptEntry(
-            attempt.delivery_id,
-            target.endpoint_id,
-            target.url,
-            attempt.attempt_number,
-            attempt.response_code,
-            attempt.error,
-            attempt.duration_ms,
-            outcome,
-            attempt.attempted_ms,
-            next_attempt_ms,
-        ),
-    )
 
 
 # -- formatting ----------------------------------------------------------------------------

@@ -19,18 +19,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import __version__
-from .api import deliveries as deliveries_api
-from .api import destinations as destinations_api
-from .api import events as events_api
-from .api import openapi as openapi_api
-from .api import replays as replays_api
-from .api import subscriptions as subscriptions_api
-from .api import webhooks as webhooks_api
-from .api.common import parse_json_object, read_body
-from .clock import Clock, format_ms
-from .config import Config
-from .control import (
+from .. import __version__
+from ..api import deliveries as deliveries_api
+from ..api import destinations as destinations_api
+from ..api import events as events_api
+from ..api import openapi as openapi_api
+from ..api import replays as replays_api
+from ..api import subscriptions as subscriptions_api
+from ..api import webhooks as webhooks_api
+from ..api.common import parse_json_object, read_body
+from ..control import (
     clock_routes,
     delivery_routes,
     determinism,
@@ -42,21 +40,23 @@ from .control import (
     sinks,
     snapshots,
 )
-from .control.auth import control
-from .dashboard import routes as dashboard_routes
-from .delivery.scheduler import Scheduler
-from .delivery.sender import Sender
-from .domain.auth import KeyRegistry
-from .domain.idempotency import IdempotencyGuard
-from .domain.ratelimit import RateLimiter
+from ..control.auth import control
+from ..core.clock import Clock, format_ms
+from ..core.errors import HarborError
+from ..core.fast_state import AttributeState
+from ..core.ids import IdFactory
+from ..core.randomness import Randomness
+from ..dashboard import routes as dashboard_routes
+from ..delivery.scheduler import Scheduler
+from ..delivery.sender import Sender
+from ..domain.auth import KeyRegistry
+from ..domain.idempotency import IdempotencyGuard
+from ..domain.ratelimit import RateLimiter
+from ..store import backups
+from ..store.db import Database, Tx
+from .config import Config
 from .edge import EdgeMiddleware
-from .errors import HarborError
-from .fast_state import AttributeState
 from .gate import StateGate
-from .ids import IdFactory
-from .randomness import Randomness
-from .store import backups
-from .store.db import Database, Tx
 
 log = logging.getLogger("harbor_emulator")
 

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..errors import HarborError
+from .errors import HarborError
 from .fixture_parsing import UnreadableDocument, load_json, load_yaml, released_on_error
 
 URL_VARIABLE = "HARBOR_EMULATOR_URL"

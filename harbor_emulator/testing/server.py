@@ -6,7 +6,7 @@
         with server.client(api_key="hb_test_ci") as harbor:
             harbor.trigger("order.paid", {"order_id": "o_1"})
 
-The pytest plugin (`harbor_emulator.pytest_plugin`) is built on this module. Nothing here runs
+The pytest plugin (pytest_plugin.py) is built on this module. Nothing here runs
 at import: a server starts when `start()` (or `with`) is called, and `stop()` ends its thread,
 closes its sockets and removes its state.
 
@@ -33,10 +33,10 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .app import create_app
-from .cli import bind_socket
-from .client import Emulator
-from .config import DEFAULT_HOST, Config
+from ..client import Emulator
+from ..server.app import create_app
+from ..server.config import DEFAULT_HOST, Config
+from ..server.sockets import bind_socket
 
 DEFAULT_START_TIMEOUT_SECONDS = 30.0
 # uvicorn checks for shutdown every 0.1 s and then closes idle connections; a request still
@@ -292,79 +292,6 @@ class EmulatorServer:
         if self._fixtures_dir is not None:
             shutil.rmtree(self._fixtures_dir, ignore_errors=True)
             self._fixtures_dir = None
-
-
-# Headers that differ between runs whatever the seed: the emulator's port is in Host.
-GOLDEN_IGNORED_HEADERS = frozenset({"host"})
-
-
-class GoldenMismatch(AssertionError):
-    """What the sinks received differs from the golden file."""
-
-
-class GoldenFile:
-    """The deliveries a test caused, compared with (or written to) a JSON file.
-
-    `check()` reads every sink's requests (method, path, headers, body) in arrival order.
-    The file is written when it does not exist or `update` is set; otherwise a difference
-    raises GoldenMismatch with a diff. Run the emulator seeded (`seed=...`) so ids,
-    secrets, signatures and timestamps repeat.
-    """
-
-    def __init__(
-        self,
-        emulator: Emulator,
-        path: Path,
-        *,
-        update: bool = False,
-        ignore_headers: Iterable[str] = GOLDEN_IGNORED_HEADERS,
-    ) -> None:
-        self.emulator = emulator
-        self.path = path
-        self.update = update
-        self.ignore_headers = {name.lower() for name in ignore_headers}
-
-    def recorded(self, sinks: Iterable[str] | None = None) -> dict[str, list[dict[str, Any]]]:
-        if sinks is None:
-            sinks = [s["name"] for s in self.emulator.control("GET", "/sinks")["data"]]
-        recorded: dict[str, list[dict[str, Any]]] = {}
-        for name in sinks:
-            recorded[name] = [
-                {
-                    "method": r.method,
-                    "path": r.path,
-                    "headers": {
-                        k: v for k, v in sorted(r.headers.items()) if k not in self.ignore_headers
-                    },
-                    "body": r.body,
-                }
-                for r in self.emulator.sink(name).requests
-            ]
-        return recorded
-
-    def check(self, sinks: Iterable[str] | None = None) -> None:
-        """Compare the sinks' requests (all sinks, or those named) with the file."""
-        text = json.dumps(self.recorded(sinks), indent=2, ensure_ascii=False) + "\n"
-        if self.update or not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(text, encoding="utf-8")
-            return
-        expected = self.path.read_text(encoding="utf-8")
-        if expected != text:
-            import difflib
-
-            diff = "".join(
-                difflib.unified_diff(
-                    expected.splitlines(keepends=True),
-                    text.splitlines(keepends=True),
-                    str(self.path),
-                    "this run",
-                )
-            )
-            raise GoldenMismatch(
-                f"deliveries differ from {self.path} (rerun with --harbor-update-golden "
-                f"to accept them):\n{diff}"
-            )
 
 
 class EmulatorFactory:

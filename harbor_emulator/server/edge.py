@@ -25,10 +25,10 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core.errors import HarborError
+from ..core.logs import access_log, log_request, request_level
 from .config import Config
-from .errors import HarborError
 from .gate import gate_kind
-from .logs import access_log, log_request, request_level
 from .security import LocalSecurity
 
 log = logging.getLogger("harbor_emulator")

@@ -1,9 +1,8 @@
-"""The harbor-emulator command: build a Config and serve it, or drive a running emulator."""
+"""`harbor-emulator start`: build a Config from the options and serve it until a signal."""
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import gc
 import ipaddress
 import logging
@@ -15,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 import click
 import uvicorn
 
-from . import __version__
-from .cli_remote import COMMANDS as REMOTE_COMMANDS
-from .cli_remote import connection_options, setting
-from .cli_traffic import COMMANDS as TRAFFIC_COMMANDS
-from .config import DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Config
-from .lifecycle import OPEN_RESPONSE_SECONDS, StoppingServer
+from .. import __version__
+from ..server.config import DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, Config
+from ..server.lifecycle import OPEN_RESPONSE_SECONDS, StoppingServer
+from ..server.sockets import bind_problem, bind_socket
+from .remote import setting
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -30,24 +28,8 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 # A start that cannot serve (port taken, unusable --db, invalid fixtures), like a usage error.
 EXIT_CANNOT_START = 2
 
-ENVIRONMENT_HELP = """\b
-Environment variables:
-  HARBOR_EMULATOR_URL            --url of every command but start
-  HARBOR_EMULATOR_CONTROL_TOKEN  --control-token (start: the token to require)
-  HARBOR_EMULATOR_<OPTION>       every start option, e.g. HARBOR_EMULATOR_PORT=0
-  HARBOR_API_KEY                 --key of trigger
 
---url and --control-token go before or after any command's name."""
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENVIRONMENT_HELP)
-@click.version_option(__version__, "--version", prog_name="harbor-emulator")
-@connection_options
-def main() -> None:
-    """A local emulator of the Harbor events and webhooks API."""
-
-
-@main.command()
+@click.command()
 @click.option(
     "--host",
     default=DEFAULT_HOST,
@@ -226,8 +208,8 @@ def serve(config: Config, *, exit_with_stdin: bool = False) -> int:
 
     Whatever it is doing, the process ends within the contract's time (lifecycle.py).
     """
-    from .app import create_app  # imported late so `--help` and `--version` stay fast
-    from .logs import configure_logging
+    from ..core.logs import configure_logging
+    from ..server.app import create_app  # imported late so `--help` and `--version` stay fast
 
     configure_logging(config.log_level, config.log_format)
     # Bound here, not by uvicorn: a taken port is one clear line, and the app knows its real
@@ -235,7 +217,7 @@ def serve(config: Config, *, exit_with_stdin: bool = False) -> int:
     try:
         sock = bind_socket(config.host, config.port)
     except OSError as exc:
-        click.echo(f"error: {_bind_problem(config.host, config.port, exc)}", err=True)
+        click.echo(f"error: {bind_problem(config.host, config.port, exc)}", err=True)
         return EXIT_CANNOT_START
     config = dataclasses.replace(config, port=sock.getsockname()[1])
     harbor_app = create_app(config)
@@ -275,38 +257,11 @@ def serve(config: Config, *, exit_with_stdin: bool = False) -> int:
     return 0 if server.started else 1
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound as uvicorn would bind it (IPv6 when the host has a colon)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _bind_problem(host: str, port: int, exc: OSError) -> str:
-    where = f"{host}:{port}"
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"port {port} on {host} is already in use (another harbor-emulator?): "
-            "pass --port 0 to pick a free port, or another --port"
-        )
-    if exc.errno == errno.EACCES:
-        return f"no permission to listen on {where}: pass --port 0, or a port above 1023"
-    reason = exc.strerror or str(exc)
-    return (
-        f"cannot listen on {where} ({reason}): pass --host 127.0.0.1 or an address of this machine"
-    )
-
-
 def _start_problem(config: Config, exc: BaseException) -> str:
     import sqlite3  # only a failed start needs these
 
-    from .errors import HarborError
-    from .store.lockfile import DatabaseInUse
+    from ..core.errors import HarborError
+    from ..store.lockfile import DatabaseInUse
 
     if isinstance(exc, DatabaseInUse):  # names the pid holding the database
         return str(exc)
@@ -416,8 +371,8 @@ class _AnnouncingServer(StoppingServer):
 def _start_time(value: str | None) -> str | None:
     if value is None:
         return None
-    from .clock import parse_timestamp
-    from .errors import HarborError
+    from ..core.clock import parse_timestamp
+    from ..core.errors import HarborError
 
     try:
         parse_timestamp(value, "start_time")
@@ -440,23 +395,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-for _command in (*REMOTE_COMMANDS, *TRAFFIC_COMMANDS):
-    main.add_command(_command)
-
-
-def _show_envvars(command: click.Command) -> None:
-    """Every option read from the environment says so in its help."""
-    for param in command.params:
-        if isinstance(param, click.Option) and param.envvar:
-            param.show_envvar = True
-    for sub in getattr(command, "commands", {}).values():
-        _show_envvars(sub)
-
-
-_show_envvars(main)
-
-
-if __name__ == "__main__":
-    main()

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from starlette.types import Scope
 
+from ..control.auth import CONTROL_TOKEN_CHECKED, token_matches, token_refusal
+from ..control.fixtures import YAML_MEDIA_TYPES
+from ..core.errors import HarborError
 from .config import Config
-from .control.auth import CONTROL_TOKEN_CHECKED, token_matches, token_refusal
-from .control.fixtures import YAML_MEDIA_TYPES
-from .errors import HarborError
 
 # `uvicorn --host` values that listen on every interface.
 WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
