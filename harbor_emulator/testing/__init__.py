@@ -41,7 +41,17 @@ _HOMES = {
     "ServerThread": "server",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "DEFAULT_START_TIMEOUT_SECONDS",
+    "GOLDEN_IGNORED_HEADERS",
+    "GRACEFUL_SHUTDOWN_SECONDS",
+    "EmulatorFactory",
+    "EmulatorServer",
+    "GoldenFile",
+    "GoldenMismatch",
+    "ServerStartError",
+    "ServerThread",
+]
 
 
 def __getattr__(name: str) -> Any:
