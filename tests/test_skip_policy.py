@@ -85,6 +85,14 @@ def test_a_ci_run_passes_with_allowed_skips_and_expected_failures(tmp_path: Path
                 skip_policy.skip("mounting a small tmpfs needs root", install="sudo scripts/test")
 
 
+            SEEDS = skip_policy.skip_reason("Harbor's docs (the seeds) are absent", "x")
+
+
+            @skip_policy.skip_if(SEEDS)
+            def test_needs_seeds():
+                pass
+
+
             @pytest.mark.xfail(reason="known", strict=True)
             def test_known_bug():
                 raise AssertionError
@@ -96,12 +104,12 @@ def test_a_ci_run_passes_with_allowed_skips_and_expected_failures(tmp_path: Path
     assert result.returncode == 0, output
     assert "allowed on CI: 1 skipped: mounting a small tmpfs needs root" in output, output
     assert "why CI may skip them: GitHub's runners" in output, output
+    assert "allowed on CI: 1 skipped: Harbor's docs (the seeds) are absent (to run it: x)" in output
     summary = output.split("what did not run", 1)[1].split("short test summary", 1)[0]
     assert "test_known_bug" not in summary, summary  # an expected failure did run
 
 
-def test_a_ci_run_keeps_the_status_of_a_failure(tmp_path: Path) -> None:
-    """A failing run stays 1 (not overwritten); a run with only a bad skip becomes 1."""
+def test_a_ci_run_fails_on_a_skip_at_run_time_or_at_import(tmp_path: Path) -> None:
     (tmp_path / "test_sample.py").write_text(
         textwrap.dedent(
             """
@@ -113,9 +121,19 @@ def test_a_ci_run_keeps_the_status_of_a_failure(tmp_path: Path) -> None:
             """
         )
     )
-    result = run_pytest(["-p", "tests.skip_policy", "test_sample.py"], cwd=tmp_path, ci=True)
+    (tmp_path / "test_module_skip.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            pytest.importorskip("no_such_module_here", reason="a module-level skip")
+            """
+        )
+    )
+    result = run_pytest(["-p", "tests.skip_policy", "."], cwd=tmp_path, ci=True)
     assert result.returncode == 1, result.stdout
     assert "no-such-tool-here not on PATH (to run it: apt-get install it)" in result.stdout
+    assert "NOT ALLOWED ON CI: 1 skipped: a module-level skip" in result.stdout, result.stdout
 
 
 def test_the_command_is_read_back_from_a_reason() -> None:
