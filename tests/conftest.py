@@ -14,9 +14,16 @@ from harbor_emulator.testing import EmulatorServer
 
 # Re-exported for tests that build the app object themselves and serve it (test_faults).
 from harbor_emulator.testing import ServerThread as ServerThread
+from tests import skip_policy
 from tests.openapi_check import ResponseChecker
 
 TEST_KEY = "hb_test_suite"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # No silent skips: a summary of what did not run, and under CI=true a failure for any
+    # skip not on tests/skip_policy.py's allow-list.
+    skip_policy.register(config)
 
 
 class Emulator:

@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests import skip_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = ROOT / "scripts" / "build_binary"
@@ -33,7 +33,10 @@ def build_once() -> Path:
             [str(BUILD_SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=1200
         )
         if result.returncode == PYINSTALLER_UNAVAILABLE:
-            pytest.skip(f"PyInstaller could not be installed: {result.stderr.strip()[-800:]}")
+            skip_policy.skip(
+                f"PyInstaller could not be installed: {result.stderr.strip()[-800:]}",
+                install="scripts/build_binary on a machine that reaches PyPI",
+            )
         assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
         assert str(BINARY) in result.stdout.splitlines(), result.stdout
         if run:

@@ -5,19 +5,18 @@ Only that it runs and reports: the figures themselves are never asserted (issue 
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests import skip_policy
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench_scale.py"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("taskset") is None or (os.cpu_count() or 1) < 2,
-    reason="the bench pins the emulator and its client to two cores with taskset",
+# The bench pins the emulator and its client to two cores with taskset.
+pytestmark = skip_policy.skip_if(
+    skip_policy.tools_missing("taskset", install="apt-get install util-linux")
+    or skip_policy.cores_missing(2)
 )
 
 

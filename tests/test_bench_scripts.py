@@ -12,7 +12,6 @@ import http.server
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,6 +21,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests import skip_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
@@ -233,9 +234,9 @@ def test_the_durable_target_is_three_quarters_of_the_baseline() -> None:
     assert {t.name: t.met for t in report.targets()}["ratio emulator/baseline at c=16"] is False
 
 
-@pytest.mark.skipif(
-    not (shutil.which("wrk") and shutil.which("taskset") and (os.cpu_count() or 1) >= 2),
-    reason="needs wrk, taskset and 2 cores",
+@skip_policy.skip_if(
+    skip_policy.tools_missing("wrk", "taskset", install="apt-get install wrk util-linux")
+    or skip_policy.cores_missing(2)
 )
 def test_a_one_second_run_with_the_baseline_as_emulator(tmp_path: Path) -> None:
     emulator_cmd = "{python} {baseline_app} --port {port} --db {db}"

@@ -8,6 +8,7 @@ import queue
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ READY_LINE = re.compile(r"harbor-emulator (\S+) listening on (http://127\.0\.0\.
 START_TIMEOUT_SECONDS = 30.0
 TEST_KEY = "hb_test_bin"
 FIXTURES = ROOT / "fixtures" / "sdk-quickstart.yaml"
+SMOKE = ROOT / "scripts" / "smoke_binary.py"
 
 
 @pytest.fixture(scope="session")
@@ -244,3 +246,20 @@ def test_help_lists_the_commands_and_start_options(binary: Path, tmp_path: Path)
     assert start.returncode == 0, start.stderr
     for option in ("--host", "--port", "--db", "--fixtures", "--strict", "--control-token"):
         assert option in start.stdout
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "stdin"])
+def test_the_ci_smoke_script_passes_on_this_build(binary: Path, tmp_path: Path, stop: str) -> None:
+    """scripts/smoke_binary.py, which ci.yml runs on macOS (sigterm) and Windows (stdin)."""
+    result = subprocess.run(
+        [sys.executable, str(SMOKE), str(binary), "--stop", stop],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-2:] == [
+        f"ok: stopped by {stop}, exit status 0",
+        "smoke test passed",
+    ], result.stdout

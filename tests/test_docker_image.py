@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from harbor_emulator import signing
-from tests import onefile
+from tests import onefile, skip_policy
 
 pytestmark = pytest.mark.slow
 
@@ -115,13 +115,19 @@ def ensure_tools() -> None:
         if not missing:
             return
         if os.geteuid() != 0:
-            pytest.skip(f"{', '.join(missing)} missing, and apt needs root to install them")
+            skip_policy.skip(
+                f"{', '.join(missing)} missing, and apt needs root to install them",
+                install=f"apt-get install {' '.join(missing)}",
+            )
         apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", *missing]):
             result = subprocess.run(command, capture_output=True, text=True, env=apt, timeout=900)
             if result.returncode != 0:
                 reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-                pytest.skip(f"could not install {', '.join(missing)} with apt: {reason}")
+                skip_policy.skip(
+                    f"could not install {', '.join(missing)} with apt: {reason}",
+                    install=f"apt-get install {' '.join(missing)}",
+                )
 
 
 def base_image() -> str:
@@ -143,7 +149,10 @@ def base_image() -> str:
             if result.returncode != 0:
                 partial.unlink(missing_ok=True)
                 reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-                pytest.skip(f"mmdebstrap could not make a bookworm root file system: {reason}")
+                skip_policy.skip(
+                    f"mmdebstrap could not make a bookworm root file system: {reason}",
+                    install="mmdebstrap on a machine that reaches deb.debian.org",
+                )
             partial.rename(rootfs)
         podman("import", str(rootfs), tag, timeout=600)
     return tag
@@ -501,7 +510,12 @@ def _unix_listening(path: Path) -> bool:
 @pytest.fixture
 def docker_api(image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """podman's Docker-compatible API on a unix socket, for testcontainers' docker client."""
-    pytest.importorskip("testcontainers", reason="the testcontainers extra is not installed")
+    pytest.importorskip(
+        "testcontainers",
+        reason=skip_policy.skip_reason(
+            "the testcontainers extra is not installed", install="pip install -e '.[test]'"
+        ),
+    )
     socket_path = tmp_path / "podman.sock"
     service = subprocess.Popen(
         ["podman", "system", "service", "--time", "0", f"unix://{socket_path}"],
@@ -517,7 +531,10 @@ def docker_api(image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         while not _unix_listening(socket_path):
             if service.poll() is not None or time.monotonic() > deadline:
                 assert service.stderr is not None
-                pytest.skip(f"podman system service did not answer: {service.stderr.read()}")
+                skip_policy.skip(
+                    f"podman system service did not answer: {service.stderr.read()}",
+                    install="apt-get install podman, on a machine where it can run",
+                )
             time.sleep(0.1)
         transport = httpx.HTTPTransport(uds=str(socket_path))
         with httpx.Client(transport=transport, base_url="http://podman") as api:

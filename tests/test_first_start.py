@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import skip_policy
+
 ROOT = Path(__file__).resolve().parent.parent
 PROGRESS = "installing harbor-emulator into .venv …"
 URL_LINE = re.compile(r"harbor-emulator \S+ listening on http://127\.0\.0\.1:\d+")
@@ -59,7 +61,9 @@ def _venv_is_current(root: Path) -> bool:
 def test_an_installed_checkout_starts_with_the_url_line_only() -> None:
     if not _venv_is_current(ROOT):
         # Installing here would swap the package under the other tests' feet.
-        pytest.skip("this checkout's .venv is not installed by scripts/ (run scripts/test)")
+        skip_policy.skip(
+            "this checkout's .venv is not installed by scripts/", install="scripts/test"
+        )
     with start_script(ROOT) as lines:
         assert len(lines) == 1 and URL_LINE.fullmatch(lines[0]), lines
 
@@ -68,7 +72,9 @@ def test_an_installed_checkout_starts_with_the_url_line_only() -> None:
 def test_the_first_start_of_a_fresh_checkout_prints_two_lines(tmp_path: Path) -> None:
     """Needs PyPI (or pip's cache): the venv is built from nothing, as a new user's is."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("needs a git checkout to copy its files from")
+        skip_policy.skip(
+            "no git checkout to copy the files from", install="git clone the repository"
+        )
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,

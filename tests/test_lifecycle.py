@@ -26,6 +26,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
+from tests import skip_policy
 from tests.receiver import Answer, Receiver
 
 STOP_SECONDS = 5.0  # the contract: a signal ends the process within 5 s
@@ -305,7 +306,9 @@ def test_a_signal_ends_a_start_still_loading_its_fixtures(
 ) -> None:
     """`start --fixtures` of an alias bomb: the start itself is what keeps it busy."""
     if not Path("/proc/self/fd").is_dir():
-        pytest.skip("needs /proc to see that the start is loading its fixtures")
+        skip_policy.skip(
+            "no /proc to see the start loading its fixtures", install="run it on Linux"
+        )
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(ALIAS_BOMB)
     emulator = started("--fixtures", str(bomb))

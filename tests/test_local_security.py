@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import pytest
 from harbor_emulator.server.app import create_app
 from harbor_emulator.server.config import Config
 from harbor_emulator.testing import ServerThread
+from tests import skip_policy
 from tests.conftest import TEST_KEY, Emulator, error_of
 from tests.test_cli_start import running
 
@@ -355,7 +355,7 @@ def test_the_readme_allowed_host_example_runs() -> None:
         assert client.get("/", headers=_host(client, "evil.example")).status_code == 403
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
+@skip_policy.needs_tools("curl", install=skip_policy.CURL)
 def test_the_readme_curl_reset_needs_no_content_type(raw: httpx.Client) -> None:
     (line,) = re.findall(r"`(curl -X POST [^`]*)`", _readme_section())
     _create_event(raw)

@@ -23,6 +23,7 @@ import httpx
 import pytest
 import yaml
 
+from tests import skip_policy
 from tests.test_binary import READY_LINE, binary  # noqa: F401  (binary: a fixture)
 from tests.test_lifecycle import PARENT_DEATH_SECONDS, alive
 
@@ -167,13 +168,12 @@ def checked(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="session")
 def tarballs(binary: Path) -> list[Path]:  # noqa: F811
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed (apt-get install nodejs npm)")
+    skip_policy.require_tools("node", "npm", install=skip_policy.NODE)
     with LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = run([str(BUILD_SCRIPT), "--binary", str(binary)], cwd=ROOT)
     if result.returncode == NODE_UNAVAILABLE:
-        pytest.skip(result.stderr.strip())
+        skip_policy.skip(result.stderr.strip(), install=skip_policy.NODE)
     checked(result)
     paths = [Path(line) for line in result.stdout.splitlines()]
     package_version = version("harbor-emulator")

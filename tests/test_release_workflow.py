@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import skip_policy
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,8 +22,7 @@ ACTIONLINT = Path("node_modules") / "@tktco" / "node-actionlint" / "bin" / "node
 
 @pytest.fixture(scope="module")
 def actionlint(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed (apt-get install nodejs npm)")
+    skip_policy.require_tools("node", "npm", install=skip_policy.NODE)
     tools = tmp_path_factory.mktemp("tools")
     for name in ("package.json", "package-lock.json"):
         shutil.copy(TOOLS / name, tools / name)
@@ -34,7 +35,10 @@ def actionlint(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         timeout=300,
     )
     if installed.returncode != 0:
-        pytest.skip(f"actionlint could not be installed: {installed.stderr.strip()[-800:]}")
+        skip_policy.skip(
+            f"actionlint could not be installed: {installed.stderr.strip()[-800:]}",
+            install="npm ci in npm/tools on a machine that reaches the npm registry",
+        )
     return ["node", str(tools / ACTIONLINT)]
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import skip_policy
 from tests.conftest import TEST_KEY, Emulator
 from tests.openapi_check import ResponseChecker, compiled
 
@@ -58,9 +59,7 @@ def _node_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def npm_tools() -> Path:
     """node_modules/.bin of tests/sdk's pinned tools, installed once per lock file."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not on PATH: the npm SDK generators need Node.js")
+    skip_policy.require_tools("node", "npm", install=skip_policy.NODE)
     lock = (SDK_DIR / "package-lock.json").read_bytes()
     # Keyed by the lock file, so a version bump installs afresh and an old tree is never reused.
     home = Path(sys.prefix) / "sdk-npm"

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from harbor_emulator.store.db import storage_error
+from tests import skip_policy
 
 KEY = {"Authorization": "Bearer hb_test_disk"}
 
@@ -26,14 +27,17 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
     if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs to fill needs root (mount -t tmpfs)")
+        skip_policy.skip("mounting a small tmpfs needs root", install="sudo scripts/test")
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"mount -t tmpfs failed: {mounted.stderr.strip() or mounted.returncode}")
+        skip_policy.skip(
+            f"mount -t tmpfs failed: {mounted.stderr.strip() or mounted.returncode}",
+            install="root with CAP_SYS_ADMIN (in a container: --privileged)",
+        )
     try:
         yield mount_point
     finally:

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tests.skip_policy import skip_reason
+
 CHROMIUM = "/usr/bin/chromium"
 # Headless as root, and quiet: without the background-networking flags Chromium keeps
 # dialing Google's hosts, which this machine's closed network refuses.
@@ -28,11 +30,11 @@ CHROMIUM_ARGS = [
 def chromium_missing_reason() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
     if not shutil.which(CHROMIUM):
-        return f"{CHROMIUM} is not installed (apt-get install -y chromium)"
+        return skip_reason(f"{CHROMIUM} is not installed", install="apt-get install chromium")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "playwright is not installed (pip install -e '.[test]')"
+        return skip_reason("playwright is not installed", install="pip install -e '.[test]'")
     return None
 
 

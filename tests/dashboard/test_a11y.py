@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import skip_policy
 from tests.conftest import Emulator
 from tests.dashboard.browser import chromium_missing_reason, chromium_page
 
@@ -28,7 +29,9 @@ def _install_axe() -> str | None:
     if AXE.exists():
         return None
     if shutil.which("npm") is None:
-        return f"{AXE} is missing and npm is not on PATH to install it"
+        return skip_policy.skip_reason(
+            f"{AXE} is missing and npm is not on PATH", install=skip_policy.NODE
+        )
     with (HERE / ".npm-install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if AXE.exists():
@@ -42,12 +45,15 @@ def _install_axe() -> str | None:
             check=False,
         )
     if run.returncode != 0 or not AXE.exists():
-        return f"npm ci of axe-core failed: {(run.stderr or run.stdout).strip()[-300:]}"
+        return skip_policy.skip_reason(
+            f"npm ci of axe-core failed: {(run.stderr or run.stdout).strip()[-300:]}",
+            install="npm ci in tests/dashboard on a machine that reaches the npm registry",
+        )
     return None
 
 
 _missing = chromium_missing_reason() or _install_axe()
-pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")
+pytestmark = skip_policy.skip_if(_missing)
 
 WIDTHS = (1280, 390)
 

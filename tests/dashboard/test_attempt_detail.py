@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import socket
 import struct
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import skip_policy
 from tests.conftest import Emulator
 from tests.receiver import Answer
 
@@ -177,7 +177,7 @@ def _curl_of(page: str) -> str:
     return html.unescape(found[1])
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@skip_policy.needs_tools("curl", install=skip_policy.CURL)
 def test_copy_as_curl_reproduces_the_request(
     emulator: Emulator, api: httpx.Client, web: httpx.Client, receiver: Any
 ) -> None:
@@ -205,7 +205,7 @@ def test_copy_as_curl_reproduces_the_request(
     assert "harbor-signature" in sent
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@skip_policy.needs_tools("curl", install=skip_policy.CURL)
 def test_copy_as_curl_to_a_sink_verifies_with_the_secret(
     emulator: Emulator, api: httpx.Client, web: httpx.Client
 ) -> None:

@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import skip_policy
 from tests.conftest import Emulator
 from tests.dashboard.browser import chromium_missing_reason, chromium_page
 
 _missing = chromium_missing_reason()
-pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")
+pytestmark = skip_policy.skip_if(_missing)
 
 
 @pytest.fixture
