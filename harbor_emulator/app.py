@@ -28,7 +28,7 @@ from .api import replays as replays_api
 from .api import subscriptions as subscriptions_api
 from .api import webhooks as webhooks_api
 from .api.common import parse_json_object, read_body
-from .clock import Clock, format_ms
+from .clock import Clock, HostTime, format_ms
 from .config import Config
 from .control import (
     clock_routes,
@@ -190,8 +190,11 @@ async def reset_state(state: Any, seed: int | None = None) -> None:
     await fixtures.load_files(state, state.config.fixtures)
 
 
-def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
-    """The emulator as an ASGI app. State is built by the lifespan, per app, never global."""
+def create_app(
+    config: Config, *, clock: Clock | None = None, limiter_clock: HostTime = time.monotonic
+) -> Starlette:
+    """The emulator as an ASGI app. State is built by the lifespan, per app, never global.
+    `limiter_clock`: the monotonic seconds rate-limit buckets refill by (tests own it)."""
     the_clock = clock or Clock()
 
     @contextlib.asynccontextmanager
@@ -211,7 +214,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
             await determinism.observe_stored_ids(state)
             state.keys = KeyRegistry(strict=config.strict)
             await state.keys.reload(db)
-            state.limiter = RateLimiter(config.rate_limit)
+            state.limiter = RateLimiter(config.rate_limit, limiter_clock)
             state.idempotency = IdempotencyGuard()
             state.reset_hooks = []
             state.sinks = sinks.SinkRegistry(state.clock, db)
