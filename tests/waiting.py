@@ -7,8 +7,9 @@ no cause; these fail within their timeout, with the state they were waiting on.
 from __future__ import annotations
 
 import asyncio
+import reprlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -17,6 +18,20 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 # Often enough that a wait ends soon after its condition holds; rarely enough to cost
 # nothing on a loaded 2-core machine.
 POLL_SECONDS = 0.01
+
+
+def rounds(limit: int, seen: object) -> Iterator[int]:
+    """`range(limit)` for a loop that must break out (a walk over pages, a series that
+    must end): running out fails, showing `seen` (what the loop gathers, e.g. the list it
+    appends to), instead of going round forever.
+
+        for _ in rounds(100, seen):
+            page = ...
+            if not page["has_more"]:
+                break
+    """
+    yield from range(limit)
+    raise AssertionError(f"no end after {limit} rounds; gathered {reprlib.repr(seen)}")
 
 
 def wait_until(
