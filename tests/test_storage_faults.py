@@ -27,6 +27,7 @@ from harbor_emulator.app import create_app
 from harbor_emulator.config import Config
 from harbor_emulator.store.db import storage_error
 from harbor_emulator.testing import ServerThread
+from tests.waiting import rounds
 
 KEY = {"Authorization": "Bearer hb_test_disk"}
 # More pages than any test writes: the cap lifted, as if the disk had room again.
@@ -80,13 +81,15 @@ def emulator_process(db: Path) -> Iterator[str]:
 
 
 def fill(path: Path) -> None:
-    """Write until the file system says it is full."""
+    """Write until the file system says it is full (an 8 MB one: 128 chunks at most)."""
     chunk = b"\0" * 65536
+    written: list[int] = []
     with path.open("wb") as filler:
         try:
-            while True:
+            for n in rounds(1000, written):
                 filler.write(chunk)
                 filler.flush()
+                written.append(n)
         except OSError as exc:
             assert exc.errno == errno.ENOSPC, exc
 
