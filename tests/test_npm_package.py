@@ -261,11 +261,15 @@ def test_npx_harbor_emulator_start_serves(project: Path) -> None:
     pump_thread = threading.Thread(target=pump, daemon=True)
     pump_thread.start()
     try:
-        while True:
-            line = lines.get(timeout=120)
-            assert line is not None, f"npx exited with {npx.wait()} before the ready line"
-            if match := READY_LINE.fullmatch(line):
-                break
+        seen: list[str] = []
+        deadline = time.monotonic() + 120
+        while not (match := READY_LINE.fullmatch(seen[-1] if seen else "")):
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"no ready line within 120 s; npx printed {seen}")
+            assert line is not None, f"npx exited with {npx.wait()} before the ready line: {seen}"
+            seen.append(line)
         health = httpx.get(f"{match.group(2)}/_control/health", timeout=10)
         assert health.json()["version"] == version("harbor-emulator")
         # The bin passes a terminal's signal on: the emulator shuts down and npx ends.

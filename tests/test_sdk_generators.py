@@ -36,6 +36,7 @@ import pytest
 from tests import skip_policy
 from tests.conftest import TEST_KEY, Emulator
 from tests.openapi_check import ResponseChecker, compiled
+from tests.waiting import rounds
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK_DIR = Path(__file__).resolve().parent / "sdk"
@@ -291,7 +292,7 @@ def test_the_python_sdk_runs_the_seeds_flows(
     # Pagination: follow next_cursor one event at a time.
     seen: list[str] = []
     cursor: Any = python_sdk.types.UNSET
-    while True:
+    for _ in rounds(10, seen):
         events_page = _call(
             python_sdk, "events", "list_events", client=client, limit=1, cursor=cursor
         )

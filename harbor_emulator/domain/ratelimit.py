@@ -10,7 +10,8 @@ from ..core.errors import HarborError
 
 
 class RateLimiter:
-    """`rate` requests/s per key with a burst of `rate`; a rate of 0 switches it off.
+    """`rate` requests/s per key with a burst of `rate` (at least 1); a rate of 0 switches
+    it off.
 
     Buckets refill on the host's monotonic clock, not the emulator clock: a frozen or
     fast-forwarded emulator clock must neither starve nor flood a client.
@@ -18,6 +19,9 @@ class RateLimiter:
 
     def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
+        # A bucket of `rate` < 1 tokens could never hold the one a request takes: 0.5/s
+        # would refuse every request forever instead of one every 2 s.
+        self._burst = max(rate, 1.0)
         self._monotonic = monotonic
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
 
@@ -25,8 +29,8 @@ class RateLimiter:
         if self.rate <= 0:
             return
         now = self._monotonic()
-        tokens, at = self._buckets.get(key, (self.rate, now))
-        tokens = min(self.rate, tokens + (now - at) * self.rate)
+        tokens, at = self._buckets.get(key, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - at) * self.rate)
         if tokens < 1:
             retry_after_ms = max(1, math.ceil((1 - tokens) / self.rate * 1000))
             self._buckets[key] = (tokens, now)

@@ -41,7 +41,7 @@ from ..control import (
     snapshots,
 )
 from ..control.auth import control
-from ..core.clock import Clock, format_ms
+from ..core.clock import Clock, HostTime, format_ms
 from ..core.errors import HarborError
 from ..core.fast_state import AttributeState
 from ..core.ids import IdFactory
@@ -190,8 +190,11 @@ async def reset_state(state: Any, seed: int | None = None) -> None:
     await fixtures.load_files(state, state.config.fixtures)
 
 
-def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
-    """The emulator as an ASGI app. State is built by the lifespan, per app, never global."""
+def create_app(
+    config: Config, *, clock: Clock | None = None, limiter_clock: HostTime = time.monotonic
+) -> Starlette:
+    """The emulator as an ASGI app. State is built by the lifespan, per app, never global.
+    `limiter_clock`: the monotonic seconds rate-limit buckets refill by (tests own it)."""
     the_clock = clock or Clock()
 
     @contextlib.asynccontextmanager
@@ -211,7 +214,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> Starlette:
             await determinism.observe_stored_ids(state)
             state.keys = KeyRegistry(strict=config.strict)
             await state.keys.reload(db)
-            state.limiter = RateLimiter(config.rate_limit)
+            state.limiter = RateLimiter(config.rate_limit, limiter_clock)
             state.idempotency = IdempotencyGuard()
             state.reset_hooks = []
             state.sinks = sinks.SinkRegistry(state.clock, db)

@@ -371,6 +371,20 @@ class Database:
         """Run `work(writer)` between two write batches, with no transaction open."""
         return await self._enqueue(_Alone(work))  # type: ignore[no-any-return]
 
+    async def limit_pages(self, max_pages: int) -> int:
+        """Cap the file at `max_pages` pages (SQLite's `max_page_count`, on the writer
+        connection only; never below the pages in use) and return the cap now in force.
+
+        A write that needs more fails with SQLITE_FULL, exactly as on a full disk: the
+        tests fill "the disk" this way without root or a mount. Raise the cap to free it.
+        """
+
+        async def set_cap(writer: aiosqlite.Connection) -> int:
+            rows = await writer.execute_fetchall(f"PRAGMA max_page_count = {int(max_pages)}")
+            return int(next(iter(rows))[0])
+
+        return await self._alone(set_cap)
+
     # -- snapshots -------------------------------------------------------------------
     async def backup_to(self, path: str) -> None:
         """A consistent copy of the whole database into a new file (SQLite's backup API),

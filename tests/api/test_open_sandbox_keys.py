@@ -137,7 +137,7 @@ def test_adoption_survives_a_restart_and_reset_forgets_it(file_server: EmulatorS
 def test_concurrent_first_requests_first_committed_wins(file_server: EmulatorServer) -> None:
     key, count = "hb_test_racer", 8
     named = [f"ws_race{n}" for n in range(count)]
-    start = threading.Barrier(count)
+    start = threading.Barrier(count, timeout=30)  # a racer that never arrives fails the rest
     results: list[httpx.Response | BaseException] = [RuntimeError("not run")] * count
 
     def first_request(index: int) -> None:

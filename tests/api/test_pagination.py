@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import error_of
+from tests.waiting import rounds
 
 
 def test_cursor_walks_250_events_exactly_once(api: httpx.Client) -> None:
@@ -16,7 +17,7 @@ def test_cursor_walks_250_events_exactly_once(api: httpx.Client) -> None:
     seen: list[str] = []
     params: dict[str, str | int] = {"limit": 100}
     pages = 0
-    while True:
+    for _ in rounds(10, seen):
         page = api.get("/v1/events", params=params).json()
         pages += 1
         seen.extend(e["id"] for e in page["data"])

@@ -18,6 +18,7 @@ import httpx
 
 from tests.conftest import Emulator, error_of
 from tests.receiver import Answer, Receiver
+from tests.waiting import wait_until
 
 KEY = "hb_test_snapshots"
 
@@ -132,17 +133,21 @@ def test_restore_is_atomic_for_concurrent_writers_and_abandons_attempts_in_fligh
             threads = [threading.Thread(target=writer) for _ in range(3)]
             for thread in threads:
                 thread.start()
-            while len(writes) < 30:
-                time.sleep(0.01)
+
+            def progress() -> str:
+                alive = sum(thread.is_alive() for thread in threads)
+                return f"{len(writes)} writes, {alive} of 3 writers alive"
+
+            wait_until(lambda: len(writes) >= 30, progress)
             restore_started = time.monotonic()
             _ok(emulator.control("POST", "/snapshots/busy/restore"))
             restore_done = time.monotonic()
             count_after = len(writes) + 30
-            while len(writes) < count_after:
-                time.sleep(0.01)
+            wait_until(lambda: len(writes) >= count_after, progress)
             stop.set()
             for thread in threads:
-                thread.join()
+                thread.join(timeout=30)
+                assert not thread.is_alive(), progress()
 
             after = _ok(emulator.control("GET", "/export"))
             kept = {e["id"] for e in after["events"]} - {e["id"] for e in before["events"]}

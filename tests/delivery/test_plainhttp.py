@@ -22,6 +22,7 @@ import pytest
 from harbor_emulator.delivery import plainhttp
 from harbor_emulator.delivery.plainhttp import DeliveryTransport
 from tests.conftest import Emulator
+from tests.waiting import async_wait_until
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 Answerer = Callable[[asyncio.StreamWriter, int], Awaitable[bool]]
@@ -215,8 +216,10 @@ def test_a_response_read_in_part_gives_up_its_connection() -> None:
             await response.aclose()
             _, body = await _exchange(transport, server.url)
             await transport.aclose()
-            while server.closed_by_client < 1:
-                await asyncio.sleep(0.01)
+            await async_wait_until(
+                lambda: server.closed_by_client >= 1,
+                lambda: f"the client never closed a connection ({server.connections} opened)",
+            )
             return len(body), server.connections, server.closed_by_client
 
     assert asyncio.run(main()) == (2, 2, 1)

@@ -4,11 +4,13 @@ from harbor_emulator.core.clock import MAX_MS
 from harbor_emulator.core.errors import HarborError
 from harbor_emulator.domain.retry import (
     DEFAULT_POLICY,
+    MAX_AGE_LIMIT_SECONDS,
     RetryPolicy,
     next_attempt_ms,
     parse_retry_policy,
     policy_to_json,
 )
+from tests.waiting import rounds
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -17,7 +19,9 @@ HOUR_MS = 60 * MINUTE_MS
 def attempt_times_ms(policy: RetryPolicy, first_attempt_ms: int = 0) -> list[int]:
     """Every attempt's scheduled time when each one fails."""
     times = [first_attempt_ms]
-    while True:
+    # A delay is at least a second and attempts stop at max_age: a series that does not
+    # end within that many is a bug, reported rather than grown without bound.
+    for _ in rounds(MAX_AGE_LIMIT_SECONDS + 2, times):
         following = next_attempt_ms(
             policy,
             first_attempt_ms=first_attempt_ms,

@@ -10,6 +10,10 @@ import pytest
 
 from harbor_emulator.store import workspaces
 from harbor_emulator.store.db import Database, Tx, WriteWork
+from tests.waiting import gather_within
+
+# A batch of a few writes commits in milliseconds; this is only for a loaded machine.
+BATCH_TIMEOUT_SECONDS = 20
 
 
 def _ensure(workspace_id: str) -> WriteWork[str]:
@@ -32,21 +36,26 @@ def test_a_failing_write_does_not_sink_its_batch_of_any_kind(tmp_path: Path, way
         try:
             first = db.write_inline if ways != "write" else db.write
             other = db.write if ways != "write_inline" else db.write_inline
-            outcomes = await asyncio.gather(
-                first(_ensure("ws_a")),
-                other(_broken),
-                first(_ensure("ws_b")),
-                other(_ensure("ws_c")),
-                first(_ensure("ws_d")),
-                return_exceptions=True,
+            # Bounded: a batch retry that loses a write's future fails here, naming it,
+            # rather than at pytest-timeout's limit.
+            outcomes = await gather_within(
+                {
+                    "ws_a": first(_ensure("ws_a")),
+                    "broken": other(_broken),
+                    "ws_b": first(_ensure("ws_b")),
+                    "ws_c": other(_ensure("ws_c")),
+                    "ws_d": first(_ensure("ws_d")),
+                },
+                timeout=BATCH_TIMEOUT_SECONDS,
             )
             return outcomes, await workspaces.all_ids(db)
         finally:
             await db.close()
 
     outcomes, stored = asyncio.run(scenario())
-    assert [outcomes[0], *outcomes[2:]] == ["ws_a", "ws_b", "ws_c", "ws_d"]
-    assert isinstance(outcomes[1], ValueError)
+    broken = outcomes.pop("broken")
+    assert isinstance(broken, ValueError), broken
+    assert outcomes == {name: name for name in ("ws_a", "ws_b", "ws_c", "ws_d")}
     assert stored == {"ws_a", "ws_b", "ws_c", "ws_d"}
 
 
@@ -67,7 +76,8 @@ def test_a_batch_of_inline_writes_is_one_trip_to_the_database_thread(tmp_path: P
         db._run_on_thread = counting  # type: ignore[assignment]
         try:
             names = [f"ws_{n}" for n in range(20)]
-            return await asyncio.gather(*(db.write_inline(_ensure(n)) for n in names)), trips
+            works = {name: db.write_inline(_ensure(name)) for name in names}
+            return list((await gather_within(works, BATCH_TIMEOUT_SECONDS)).values()), trips
         finally:
             await db.close()
 
@@ -95,16 +105,15 @@ def test_an_inline_write_that_awaits_anything_else_fails_and_stores_nothing(
     async def scenario() -> tuple[list[object], set[str]]:
         db = await Database.open(str(tmp_path / "state.db"))
         try:
-            outcomes = await asyncio.gather(
-                db.write_inline(sleeps), db.write_inline(_ensure("ws_ok")), return_exceptions=True
-            )
+            works = {"sleeps": db.write_inline(sleeps), "ws_ok": db.write_inline(_ensure("ws_ok"))}
+            outcomes = await gather_within(works, BATCH_TIMEOUT_SECONDS)
             return outcomes, await workspaces.all_ids(db)
         finally:
             await db.close()
 
     outcomes, stored = asyncio.run(scenario())
-    assert isinstance(outcomes[0], RuntimeError) and "awaited" in str(outcomes[0])
-    assert outcomes[1] == "ws_ok"
+    assert isinstance(outcomes["sleeps"], RuntimeError) and "awaited" in str(outcomes["sleeps"])
+    assert outcomes["ws_ok"] == "ws_ok"
     assert stored == {"ws_ok"}
 
 

@@ -13,6 +13,7 @@ import pytest
 from harbor_emulator.store import deliveries, events, workspaces
 from harbor_emulator.store.db import Database, Tx
 from harbor_emulator.store.rows import Delivery, Event
+from tests.waiting import rounds
 
 WORKSPACES = ("ws_a", "ws_b")
 TYPES = ("order.paid", "order.created", "invoice.paid")
@@ -95,7 +96,7 @@ def _newest_first(rows: list[Any]) -> list[str]:
 async def _walk(lister: Any, **filters: Any) -> list[str]:
     seen: list[str] = []
     after = None
-    while True:
+    for _ in rounds(1000, seen):
         page = await lister(**filters, after=after, limit=7)
         seen += [row.id for row in page]
         if len(page) < 7:
