@@ -24,7 +24,7 @@ import platform
 import re
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,9 +76,18 @@ class Run:
         self.load_before = os.getloadavg()[0]
 
     def write(
-        self, directory: Path, name: str, title: str, figures: Any, tables: list[Table]
+        self,
+        directory: Path,
+        name: str,
+        title: str,
+        figures: Any,
+        tables_of: Callable[[Any], list[Table]],
     ) -> tuple[Path, Path]:
-        """Write NAME.json and NAME.md into `directory`; return their paths."""
+        """Write NAME.json and NAME.md into `directory`; return their paths.
+
+        The tables are made by `tables_of` from the figures as the JSON holds them, as a
+        test remakes them from the committed file."""
+        figures = json.loads(json.dumps(figures))
         data = {
             "bench": name,
             "title": title,
@@ -89,7 +98,7 @@ class Run:
                 "before": round(self.load_before, 2),
                 "after": round(os.getloadavg()[0], 2),
             },
-            "tables": [asdict(table) for table in tables],
+            "tables": [asdict(table) for table in tables_of(figures)],
             "figures": figures,
         }
         directory.mkdir(parents=True, exist_ok=True)
@@ -187,3 +196,15 @@ def embed(page: str, directory: Path) -> str:
 def fmt(value: float | None, digits: int = 0) -> str:
     """A figure as the tables print it: thousands separated, `-` when not measured."""
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def target_notes(targets: list[dict[str, Any]]) -> list[str]:
+    """A note per target of a report's JSON (`name`, `value`, `goal`, `met`, maybe `note`)."""
+    notes = []
+    for target in targets:
+        if target["met"] is None:
+            outcome = f"not measured: {target.get('note', '')}"
+        else:
+            outcome = f"{target['value']:g}, {'met' if target['met'] else 'MISSED'}"
+        notes.append(f"Target {target['name']} {target['goal']}: {outcome}.")
+    return notes

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["target_met"] = result["start_to_first_health"]["p90_ms"] < TARGET_MS
     if args.write:
-        run.write(args.write, "inprocess", "In-process start", result, tables(result))
+        run.write(args.write, "inprocess", "In-process start", result, tables)
     if args.json:
         print(json.dumps(result))
         return 0

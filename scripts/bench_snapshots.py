@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         # The durable run is a table of its own: docs show both side by side.
         name = "snapshots-db" if options.db else "snapshots"
         title = "Snapshots, durable --db" if options.db else "Snapshots, tmpfs state"
-        run.write(options.write, name, title, summary, tables(summary))
+        run.write(options.write, name, title, summary, tables)
     if options.json:
         print(json.dumps(summary, indent=2))
         return
