@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import platform
@@ -191,6 +192,24 @@ def embed(page: str, directory: Path) -> str:
         return f"{match['open']}\n{body}\n{match['close']}"
 
     return _BLOCK.sub(fill, page)
+
+
+def stale(page: str, directory: Path) -> list[str]:
+    """The NAMEs whose block in `page` is not the Markdown of their NAME.json."""
+    return [
+        name
+        for name, body in embedded(page).items()
+        if body != render_markdown(load(directory, name))
+    ]
+
+
+def remade_tables(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tables of a NAME.json made again from its figures by its bench's current code
+    (the bench's `tables`); needs scripts/ on sys.path, as a script run from there has."""
+    script = Path(shlex.split(data["command"])[1])
+    module = importlib.import_module(script.stem)
+    tables: list[Table] = module.tables(data["figures"])
+    return [asdict(table) for table in tables]
 
 
 def fmt(value: float | None, digits: int = 0) -> str:

@@ -124,7 +124,7 @@ ROW_LABELS = {
     "bare-h11": "bare sender on h11",
 }
 CLIENT_LABELS = {
-    "bare-lean": "lean transport (delivery/plainhttp.py, with the receiver limits)",
+    "bare-lean": "lean transport (`harbor_emulator.delivery.plainhttp`, with the receiver limits)",
     "bare-aiohttp": "aiohttp",
     "bare-h11": "h11, no httpcore",
     "bare": "httpx (httpcore over h11)",
