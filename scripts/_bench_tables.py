@@ -102,12 +102,19 @@ class Run:
             "tables": [asdict(table) for table in tables_of(figures)],
             "figures": figures,
         }
-        directory.mkdir(parents=True, exist_ok=True)
-        json_path, md_path = directory / f"{name}.json", directory / f"{name}.md"
-        json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        md_path.write_text(render_markdown(data), encoding="utf-8")
-        print(f"wrote {json_path} and {md_path}", file=sys.stderr)
-        return json_path, md_path
+        paths = save(directory, data)
+        print(f"wrote {paths[0]} and {paths[1]}", file=sys.stderr)
+        return paths
+
+
+def save(directory: Path, data: dict[str, Any]) -> tuple[Path, Path]:
+    """Write a table set's NAME.json and its Markdown, NAME.md."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = data["bench"]
+    json_path, md_path = directory / f"{name}.json", directory / f"{name}.md"
+    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(data), encoding="utf-8")
+    return json_path, md_path
 
 
 def machine() -> dict[str, Any]:

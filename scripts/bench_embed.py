@@ -14,7 +14,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from _bench_tables import (
     embedded,
     load,
     remade_tables,
-    render_markdown,
+    save,
     stale,
 )
 
@@ -35,8 +34,7 @@ def retable(directory: Path, names: list[str]) -> None:
     for name in names:
         data = load(directory, name)
         data["tables"] = remade_tables(data)
-        (directory / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        (directory / f"{name}.md").write_text(render_markdown(data), encoding="utf-8")
+        save(directory, data)
 
 
 def main(argv: list[str] | None = None) -> int:
