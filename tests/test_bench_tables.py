@@ -156,3 +156,25 @@ def test_a_snapshots_run_writes_its_table(tables: ModuleType, tmp_path: Path) ->
     ]
     assert data["tables"] == tables.remade_tables(data)
     assert (tmp_path / "snapshots.md").read_text() == tables.render_markdown(data)
+
+
+def test_retable_remakes_tables_from_the_figures(tables: ModuleType, tmp_path: Path) -> None:
+    """A hand-edited cell in a JSON's tables is replaced by what the bench makes of the
+    figures, and the page gets the result."""
+    (tmp_path / "benchmarks").mkdir()
+    for path in TABLES.iterdir():
+        (tmp_path / "benchmarks" / path.name).write_bytes(path.read_bytes())
+    json_path = tmp_path / "benchmarks" / "inprocess.json"
+    data = json.loads(json_path.read_text())
+    data["tables"][0]["rows"][0][1] = "0.1"
+    json_path.write_text(json.dumps(data))
+    page = tmp_path / "performance.md"
+    page.write_text(PAGE.read_text(encoding="utf-8"))
+
+    argv = [sys.executable, str(SCRIPTS / "bench_embed.py"), "--page", str(page)]
+    argv += ["--tables", str(tmp_path / "benchmarks")]
+    assert subprocess.run([*argv, "--check"], capture_output=True, timeout=60).returncode == 1
+    done = subprocess.run([*argv, "--retable"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(json_path.read_text()) == tables.load(TABLES, "inprocess")
+    assert page.read_text() == PAGE.read_text(encoding="utf-8")
