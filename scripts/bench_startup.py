@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cold start to the first 200, and size, of each way harbor-emulator ships.
 
-    scripts/bench_startup.py [--runs 5] [--rebuild]
+    scripts/bench_startup.py [--runs 5] [--rebuild] [--write docs/benchmarks]
 
 Compares `harbor-emulator start` from a venv, the one-file and the one-dir PyInstaller
 binaries with the same two builds of a bare Starlette hello app, built here from the same
@@ -26,6 +26,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from _bench_tables import Run, Table, add_write_option, fmt
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_VENV = ROOT / ".venv-build"
@@ -79,13 +82,15 @@ class Result:
         return statistics.median(self.start_ms)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="measured starts per target")
     parser.add_argument(
         "--rebuild", action="store_true", help="rebuild the binaries even if dist/ has them"
     )
-    options = parser.parse_args()
+    add_write_option(parser)
+    options = parser.parse_args(argv)
+    run = Run(__file__, argv)
 
     for args, artifact in (([], ONEFILE), (["--onedir"], ONEDIR)):
         if options.rebuild or not artifact.exists() or not VENV_PYTHON.exists():
@@ -130,6 +135,9 @@ def main() -> int:
     ]
     results = {target.name: measure(target, options.runs) for target in targets}
     report(results, options.runs)
+    if options.write:
+        measured = figures(results, options.runs)
+        run.write(options.write, "startup", "Start-up and size", measured, tables)
     print_import_profile()
     return 0
 
@@ -272,6 +280,66 @@ def report(results: dict[str, Result], runs: int) -> None:
         f"  [{'PASS' if onefile.size_bytes < SIZE_TARGET_MB * MB else 'FAIL'}] one-file size "
         f"{onefile.size_bytes / MB:.1f} MB (target < {SIZE_TARGET_MB} MB)"
     )
+
+
+def figures(results: dict[str, Result], runs: int) -> dict[str, Any]:
+    ratios = {}
+    for kind in ("one-file", "one-dir"):
+        ours, hello = results[f"emulator, {kind} binary"], results[f"hello, {kind} binary"]
+        assert ours.size_bytes is not None and hello.size_bytes is not None
+        ratios[kind] = {
+            "start": round(ours.median_ms / hello.median_ms, 3),
+            "size": round(ours.size_bytes / hello.size_bytes, 3),
+        }
+    onefile_bytes = results["emulator, one-file binary"].size_bytes or 0
+    return {
+        "runs": runs,
+        "targets": [
+            {
+                "name": name,
+                "start_ms": [round(ms, 1) for ms in result.start_ms],
+                "median_ms": round(result.median_ms, 1),
+                "size_bytes": result.size_bytes,
+            }
+            for name, result in results.items()
+        ],
+        "ratios": ratios,
+        "start_ratio_target": START_RATIO_TARGET,
+        "start_ratio_met": ratios["one-file"]["start"] <= START_RATIO_TARGET,
+        "size_target_mb": SIZE_TARGET_MB,
+        "size_met": onefile_bytes < SIZE_TARGET_MB * MB,
+    }
+
+
+def tables(measured: dict[str, Any]) -> list[Table]:
+    starts = Table(
+        ["", "median ms", "min ms", "max ms", "size MB"],
+        [
+            [
+                target["name"],
+                fmt(target["median_ms"]),
+                fmt(min(target["start_ms"])),
+                fmt(max(target["start_ms"])),
+                "" if target["size_bytes"] is None else fmt(target["size_bytes"] / MB, 1),
+            ]
+            for target in measured["targets"]
+        ],
+        title=f"Cold start to the first 200, {measured['runs']} starts each after one warm-up, "
+        "run as `env -i` would.",
+    )
+    ratios = measured["ratios"]
+    met = {True: "met", False: "NOT met"}
+    against_hello = Table(
+        ["emulator / hello app", "start (medians)", "size"],
+        [[kind, f"{r['start']:.2f}x", f"{r['size']:.2f}x"] for kind, r in ratios.items()],
+        notes=[
+            f"Target: the one-file binary starts within {measured['start_ratio_target']}x of "
+            f"the hello one-file: {met[measured['start_ratio_met']]}.",
+            f"Target: the one-file binary weighs under {measured['size_target_mb']} MB: "
+            f"{met[measured['size_met']]}.",
+        ],
+    )
+    return [starts, against_hello]
 
 
 def print_import_profile(top: int = 12) -> None:
