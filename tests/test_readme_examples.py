@@ -159,6 +159,14 @@ CONTROL_FILES = Files(
     {"a.yaml": BASE_YAML, "b.yaml": SHOP_YAML, "payload.json": '{"order_id": "o_2"}\n'}
 )
 
+# docs/cli.md and docs/guarantees.md show the same four snapshot commands.
+SNAPSHOT_ROUND_TRIP = [
+    Expect("harbor-emulator snapshot save base", stdout=r"^saved base \(\d+ bytes\) at "),
+    Expect("harbor-emulator snapshot list", stdout=r"(?m)^base  "),
+    Expect("harbor-emulator snapshot restore base", stdout=r"^restored base \(saved at "),
+    Expect("harbor-emulator snapshot delete base", stdout=r"^deleted base"),
+]
+
 EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     # ---- README.md
     "README.md: scripts/start": Skip(
@@ -297,32 +305,6 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             json={"drained": True, "pending": 0},
         ),
     ],
-    "docs/control.md: curl -X POST http://127.0.0.1:4280/_control/clock/advance -d…": [
-        Expect("curl -X POST http://127.0.0.1:4280/_control/clock/advance", 200),
-        Expect(
-            "curl -X POST http://127.0.0.1:4280/_control/api_keys",
-            201,
-            json={"workspace_id": "ws_018f3a2e4b9c", "scopes": ["events:read"]},
-        ),
-    ],
-    # ---- docs/guarantees.md
-    "docs/guarantees.md: harbor-emulator start --allowed-host 4280-my-workspace.examp…": Skip(
-        "serves in the foreground; tests/test_local_security.py runs this very line with --port 0"
-    ),
-    # ---- docs/install.md
-    "docs/install.md: curl -fsSL -o harbor-emulator": Skip(
-        "downloads a release; tests/test_binary.py builds and runs the binary"
-    ),
-    "docs/install.md: scripts/build_binary": Skip(
-        "a build of minutes; tests/test_binary.py runs it"
-    ),
-    # ---- docs/openapi.md
-    "docs/openapi.md: # Prism: a mock server from the document alone, or a proxy t…": Skip(
-        "npx tools from the npm registry; tests/test_openapi.py checks the document they read"
-    ),
-    "docs/openapi.md: # Python: openapi-python-client 0.29.1 generates every opera…": Skip(
-        "installs the generators from the registries; tests/test_sdk_generators.py runs both"
-    ),
     # ---- docs/ci.md
     "docs/ci.md: docker build -t harbor-emulator .": Skip(
         "needs Docker; tests/test_docker_image.py builds and runs the image"
@@ -368,38 +350,14 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/cli.md: harbor-emulator start [--host 127.0.0.1] [--port 4280] [--db…": Skip(
         "a usage synopsis: the brackets are optional parts, not shell"
     ),
-    "docs/guarantees.md: harbor-emulator start --seed 42": [
-        Expect("harbor-emulator start --seed 42", skip="starts a server; test_determinism runs it"),
-        Expect("harbor-emulator start --seed 42 --start-time", skip="starts a server, as above"),
-        Expect(
-            "curl -X POST localhost:4280/_control/reset",
-            skip="would put this whole run in seeded mode; tests/test_determinism.py resets "
-            "with a seed and compares the bytes",
-        ),
-    ],
-    "docs/guarantees.md: harbor-emulator snapshot save base": [
-        Expect("harbor-emulator snapshot save base", stdout=r"^saved base \(\d+ bytes\) at "),
-        Expect("harbor-emulator snapshot list", stdout=r"(?m)^base  "),
-        Expect("harbor-emulator snapshot restore base", stdout=r"^restored base \(saved at "),
-        Expect("harbor-emulator snapshot delete base", stdout=r"^deleted base"),
-    ],
     "docs/cli.md: harbor-emulator start --seed 42": [
         Expect("harbor-emulator start --seed 42", skip="starts a server; test_determinism runs it"),
         Expect(
             "harbor-emulator reset --seed 7",
             skip="would put this whole run in seeded mode; tests/test_determinism.py covers it",
         ),
-        Expect("harbor-emulator snapshot save base", stdout=r"^saved base \(\d+ bytes\) at "),
-        Expect("harbor-emulator snapshot list", stdout=r"(?m)^base  "),
-        Expect("harbor-emulator snapshot restore base", stdout=r"^restored base \(saved at "),
-        Expect("harbor-emulator snapshot delete base", stdout=r"^deleted base"),
+        *SNAPSHOT_ROUND_TRIP,
     ],
-    "docs/logging.md: $ harbor-emulator start": Skip(
-        "sample log output; tests/test_logs.py checks each kind of line from a real start"
-    ),
-    "docs/logging.md: HARBOR_EMULATOR_LOG_FORMAT=json harbor-emulator start --port…": Skip(
-        "starts a server that runs until stopped; tests/test_logs.py runs it with --log-format json"
-    ),
     "docs/cli.md: error: port 4280 on 127.0.0.1 is already in use (another har…": Skip(
         "sample error output; tests/test_cli_start.py produces each line"
     ),
@@ -507,6 +465,42 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         Expect("harbor-emulator faults list", stdout=r"(flt_\w{26} .*\n){3}$"),
         Expect("harbor-emulator faults clear flt_01HX…", stdout=r"flt_\w{26}"),
     ],
+    "docs/control.md: curl -X POST http://127.0.0.1:4280/_control/clock/advance -d…": [
+        Expect("curl -X POST http://127.0.0.1:4280/_control/clock/advance", 200),
+        Expect(
+            "curl -X POST http://127.0.0.1:4280/_control/api_keys",
+            201,
+            json={"workspace_id": "ws_018f3a2e4b9c", "scopes": ["events:read"]},
+        ),
+    ],
+    # ---- docs/guarantees.md
+    "docs/guarantees.md: harbor-emulator start --allowed-host 4280-my-workspace.examp…": Skip(
+        "serves in the foreground; tests/test_local_security.py runs this very line with --port 0"
+    ),
+    "docs/guarantees.md: harbor-emulator start --seed 42": [
+        Expect("harbor-emulator start --seed 42", skip="starts a server; test_determinism runs it"),
+        Expect("harbor-emulator start --seed 42 --start-time", skip="starts a server, as above"),
+        Expect(
+            "curl -X POST localhost:4280/_control/reset",
+            skip="would put this whole run in seeded mode; tests/test_determinism.py resets "
+            "with a seed and compares the bytes",
+        ),
+    ],
+    "docs/guarantees.md: harbor-emulator snapshot save base": SNAPSHOT_ROUND_TRIP,
+    # ---- docs/install.md
+    "docs/install.md: curl -fsSL -o harbor-emulator": Skip(
+        "downloads a release; tests/test_binary.py builds and runs the binary"
+    ),
+    "docs/install.md: scripts/build_binary": Skip(
+        "a build of minutes; tests/test_binary.py runs it"
+    ),
+    # ---- docs/logging.md
+    "docs/logging.md: $ harbor-emulator start": Skip(
+        "sample log output; tests/test_logs.py checks each kind of line from a real start"
+    ),
+    "docs/logging.md: HARBOR_EMULATOR_LOG_FORMAT=json harbor-emulator start --port…": Skip(
+        "starts a server that runs until stopped; tests/test_logs.py runs it with --log-format json"
+    ),
     # ---- docs/node.md: TypeScript and JavaScript that tests/test_npm_package.py runs
     "docs/node.md: npm i -D harbor-emulator": Skip(
         "installs from the npm registry; tests/test_npm_package.py installs the packed tarballs "
@@ -526,6 +520,13 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             "// The webhook receiver of a shop that uses Harbor: it verif…",
         )
     },
+    # ---- docs/openapi.md
+    "docs/openapi.md: # Prism: a mock server from the document alone, or a proxy t…": Skip(
+        "npx tools from the npm registry; tests/test_openapi.py checks the document they read"
+    ),
+    "docs/openapi.md: # Python: openapi-python-client 0.29.1 generates every opera…": Skip(
+        "installs the generators from the registries; tests/test_sdk_generators.py runs both"
+    ),
     # ---- docs/performance.md, docs/soak.md, docs/testing.md
     "docs/performance.md: python scripts/bench_events.py --repeat 3": Skip(
         "benchmarks of minutes; tests/test_bench_scripts.py and tests/test_bench_scale.py run "
