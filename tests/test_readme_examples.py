@@ -305,6 +305,10 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             json={"drained": True, "pending": 0},
         ),
     ],
+    # ---- docs/architecture.md
+    "docs/architecture.md: harbor-emulator (cli/) your test suite (testing/)": Skip(
+        "a drawing of the layers, not shell; tests/test_architecture.py enforces its import rules"
+    ),
     # ---- docs/ci.md
     "docs/ci.md: docker build -t harbor-emulator .": Skip(
         "needs Docker; tests/test_docker_image.py builds and runs the image"
