@@ -70,10 +70,10 @@ def test_each_file_is_shown_verbatim(path: str) -> None:
     )
 
 
-def readme_example() -> str:
-    section = (ROOT / "README.md").read_text().split("## Node and TypeScript\n", 1)[1]
+def first_test_example() -> str:
+    section = PAGE.read_text().split("### A first test\n", 1)[1]
     match = re.search(r"^```ts\n(?P<code>.*?)^```$", section, re.S | re.M)
-    assert match is not None, "README.md's Node and TypeScript section has no ts example"
+    assert match is not None, "docs/node.md's A first test has no ts example"
     return match["code"]
 
 
@@ -192,8 +192,8 @@ def project(tarballs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> P
     # another worker is running tests in.
     project = tmp_path_factory.mktemp("npm") / "example"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("node_modules"))
-    # The README's example runs with the rest, as a test file of the per-worker set-up.
-    (project / "test" / "per-worker" / "readme.test.ts").write_text(readme_example())
+    # docs/node.md's first test runs with the rest, as a test file of the per-worker set-up.
+    (project / "test" / "per-worker" / "first.test.ts").write_text(first_test_example())
     quiet = ["--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"]
     checked(run(["npm", "ci", *quiet], cwd=project))
     with LOCK.open("w") as lock:
@@ -427,7 +427,7 @@ def test_the_vitest_suite_passes_with_two_workers(project: Path, tmp_path: Path)
         "worker a has an emulator of its own",
         "worker b has an emulator of its own",
         "the next test starts from nothing",
-        "order.paid is retried",  # README.md
+        "order.paid is retried",  # docs/node.md, A first test
     } <= set(outcomes)
 
     # worker-a and worker-b waited for each other: two workers at once, two emulators.
