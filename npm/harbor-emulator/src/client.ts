@@ -1,5 +1,6 @@
 // A client of a running emulator over its HTTP API: /_control for the test's levers, and
-// the few /v1 calls tests need. The TypeScript twin of harbor_emulator/client.py.
+// typed calls of the /v1 routes tests use most. The TypeScript twin of
+// harbor_emulator/client.py; its types come from the generated openapi.ts (see types.ts).
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 
@@ -178,7 +179,11 @@ export interface EmulatorClient {
   /** Any call: /_control paths get the control token, others the API key. Error answers
    * throw HarborAPIError; 204 gives `undefined`. A path the OpenAPI document lists as it is
    * (`"/v1/webhooks"`, not `/v1/webhooks/${id}`) answers its typed result. */
-  request<P extends ExactPath, M extends MethodOf<P>>(method: M, path: P, options?: RequestOptions): Promise<PathAnswer<P, M>>;
+  request<P extends ExactPath, M extends MethodOf<P>>(
+    method: M,
+    path: P,
+    options?: RequestOptions,
+  ): Promise<PathAnswer<P, M>>;
   request<T = unknown>(method: string, path: string, options?: RequestOptions): Promise<T>;
 }
 
@@ -290,8 +295,8 @@ class Client implements EmulatorClient {
   }
 
   trigger(type: string, payload: Record<string, unknown> = {}, options: TriggerOptions = {}): Promise<Event> {
-    const event = { type, payload, ...(options.workspaceId === undefined ? {} : { workspace_id: options.workspaceId }) };
-    return this.createEvent(event, options);
+    const workspace = options.workspaceId === undefined ? {} : { workspace_id: options.workspaceId };
+    return this.createEvent({ type, payload, ...workspace }, options);
   }
 
   createEvent(event: EventCreate, options: CreateOptions = {}): Promise<Event> {
@@ -391,7 +396,11 @@ class Client implements EmulatorClient {
     return (await this.request<{ data: T[] }>("GET", path, { query: filters, key: options.key })).data;
   }
 
-  request<P extends ExactPath, M extends MethodOf<P>>(method: M, path: P, options?: RequestOptions): Promise<PathAnswer<P, M>>;
+  request<P extends ExactPath, M extends MethodOf<P>>(
+    method: M,
+    path: P,
+    options?: RequestOptions,
+  ): Promise<PathAnswer<P, M>>;
   request<T = unknown>(method: string, path: string, options?: RequestOptions): Promise<T>;
   async request(method: string, path: string, options: RequestOptions = {}): Promise<unknown> {
     const token = path.startsWith("/_control") ? this.controlToken : (options.key ?? this.apiKey);
@@ -429,7 +438,8 @@ class Client implements EmulatorClient {
 function apiError(response: Response, text: string): HarborAPIError {
   try {
     const { error } = JSON.parse(text) as ErrorBody;
-    return new HarborAPIError(response.status, error.code, error.message, error.param, error.request_id, error.retry_after_ms);
+    const { code, message, param, request_id, retry_after_ms } = error;
+    return new HarborAPIError(response.status, code, message, param, request_id, retry_after_ms);
   } catch {
     // Not the emulator's error shape (a proxy in between?): keep what there is.
     return new HarborAPIError(
