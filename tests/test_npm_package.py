@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from tests import skip_policy
 from tests.test_binary import READY_LINE, binary  # noqa: F401  (binary: a fixture)
@@ -75,71 +74,6 @@ def first_test_example() -> str:
     match = re.search(r"^```ts\n(?P<code>.*?)^```$", section, re.S | re.M)
     assert match is not None, "docs/node.md's A first test has no ts example"
     return match["code"]
-
-
-TYPES = ROOT / "npm" / "harbor-emulator" / "src" / "types.ts"
-# The TypeScript interface of each control API answer, and where openapi.yaml defines it.
-TYPED = {
-    "ClockReading": "Clock",
-    "SinkRequest": "SinkRequest",
-    "SinkResponse": "ScriptedResponseInput",
-    "SinkScript": "ScriptedSink",
-    "ApiFault": "ApiFault",
-    "DeliveryFault": "DeliveryFault",
-    "FixturesLoaded": "FixturesLoaded",
-    "Delivery": "Delivery",
-    "DeliveryAttempt": "Attempt",
-    "HarborEvent": "Event",
-    "Health": ("/_control/health", "get"),
-    "DrainResult": ("/_control/deliveries/drain", "post"),
-    "Snapshot": "Snapshot",
-}
-
-
-def typescript_fields() -> dict[str, dict[str, bool]]:
-    """Each interface of types.ts: field name -> optional, with `extends` folded in."""
-    found: dict[str, dict[str, bool]] = {}
-    pattern = r"interface (\w+)(?: extends (\w+))? \{\n(.*?)^\}"
-    for name, parent, body in re.findall(pattern, TYPES.read_text(), re.S | re.M):
-        fields = dict(found.get(parent, {}))
-        for field, optional in re.findall(r"^  (\w+)(\??):", body, re.M):
-            fields[field] = optional == "?"
-        found[name] = fields
-    return found
-
-
-def openapi_fields(where: str | tuple[str, str]) -> dict[str, bool]:
-    """A schema's properties -> optional (not required), allOf folded in."""
-    document = yaml.safe_load((ROOT / "harbor_emulator" / "openapi.yaml").read_text())
-    schemas = document["components"]["schemas"]
-    if isinstance(where, tuple):
-        path, method = where
-        answer = document["paths"][path][method]["responses"]["200"]
-        schema = answer["content"]["application/json"]["schema"]
-    else:
-        schema = schemas[where]
-    properties: dict[str, object] = {}
-    required: set[str] = set()
-
-    def fold(part: dict[str, object]) -> None:
-        if "$ref" in part:
-            fold(schemas[str(part["$ref"]).rsplit("/", 1)[1]])
-            return
-        for inner in part.get("allOf", []):  # type: ignore[attr-defined]
-            fold(inner)
-        properties.update(part.get("properties", {}))  # type: ignore[arg-type]
-        required.update(part.get("required", []))  # type: ignore[arg-type]
-
-    fold(schema)
-    return {name: name not in required for name in properties}
-
-
-@pytest.mark.parametrize("interface", sorted(TYPED))
-def test_the_typescript_types_match_openapi(interface: str) -> None:
-    assert typescript_fields()[interface] == openapi_fields(TYPED[interface]), (
-        f"npm/harbor-emulator/src/types.ts {interface} differs from openapi.yaml "
-        "(field names, and `?` exactly where the field is not required)"
-    )
 
 
 def npm_env() -> dict[str, str]:

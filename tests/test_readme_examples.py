@@ -513,6 +513,9 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/node.md: import { startEmulator, connectEmulator, verifyHarborSignatu…": Skip(
         "TypeScript: the API's outline; tests/test_npm_package.py type-checks and runs the API"
     ),
+    "docs/node.md: import { connectEmulator, HarborAPIError, type Delivery } fr…": Skip(
+        "TypeScript: tests/test_npm_types.py compiles it with `tsc --strict`"
+    ),
     **{
         f"docs/node.md: {head}": Skip("a file of npm/example, run by tests/test_npm_package.py")
         for head in (
