@@ -511,7 +511,8 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     ),
     # ---- docs/logging.md
     "docs/logging.md: $ harbor-emulator start": Skip(
-        "sample log output; tests/test_logs.py checks each kind of line from a real start"
+        "sample log output; tests/test_logs.py checks each kind of line from a real start, "
+        "and that every line has one format and the emulator clock's time"
     ),
     "docs/logging.md: HARBOR_EMULATOR_LOG_FORMAT=json harbor-emulator start --port…": Skip(
         "starts a server that runs until stopped; tests/test_logs.py runs it with --log-format json"
