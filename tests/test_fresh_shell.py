@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 import harbor_emulator
 from harbor_emulator.testing import EmulatorServer
@@ -23,9 +25,12 @@ from tests.doc_examples import REPO, Shell, fresh_path, fresh_shell_setup
 
 SHIM = REPO / "bin" / "harbor-emulator"
 WAIT_SECONDS = 120  # a bound on a process that must answer, not a timing assertion
+INSTALL_SECONDS = 900  # the same for pip installing the package and its dependencies
 
 
-def fresh_bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def fresh_bash(
+    script: str, cwd: Path, timeout: float = WAIT_SECONDS
+) -> subprocess.CompletedProcess[str]:
     """`script` in a new bash with a new terminal's environment: no virtualenv on PATH."""
     env = {"PATH": fresh_path(), "HOME": os.environ.get("HOME", str(cwd)), "LANG": "C.UTF-8"}
     return subprocess.run(
@@ -34,7 +39,7 @@ def fresh_bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=WAIT_SECONDS,
+        timeout=timeout,
     )
 
 
@@ -72,6 +77,24 @@ def test_the_shim_works_through_a_symlink(tmp_path: Path) -> None:
     assert result.stdout.strip() == f"harbor-emulator, version {harbor_emulator.__version__}"
 
 
+@pytest.mark.slow
+def test_the_shim_makes_venv_on_first_use(tmp_path: Path) -> None:
+    """Typed before `scripts/start` ever ran, `harbor-emulator` installs first, as
+    scripts/start would (one progress line), then runs. Needs PyPI or pip's cache."""
+    clone = tmp_path / "harbor-emulator"
+    for name in ("pyproject.toml", "README.md", "bin/harbor-emulator", "scripts/_venv.sh"):
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, clone / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(REPO / "harbor_emulator", clone / "harbor_emulator", ignore=ignore)
+    script = 'export PATH="$PWD/bin:$PATH" && harbor-emulator --version'
+    result = fresh_bash(script, clone, timeout=INSTALL_SECONDS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.splitlines() == ["installing harbor-emulator into .venv …"]
+    assert result.stdout.strip() == f"harbor-emulator, version {harbor_emulator.__version__}"
+    assert (clone / ".venv" / "bin" / "harbor-emulator").exists()
+
+
 def test_the_docs_examples_run_through_the_shim(tmp_path: Path) -> None:
     shell = Shell(tmp_path, "http://127.0.0.1:9")
     try:
@@ -90,7 +113,7 @@ def test_pip_install_of_the_clone(tmp_path: Path) -> None:
         [*pip, "--no-deps", "--target", str(site), str(REPO)],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=INSTALL_SECONDS,
     )
     assert install.returncode == 0, install.stderr[-3000:]
     assert (site / "bin" / "harbor-emulator").exists()
