@@ -82,3 +82,10 @@ def test_install_md_says_nothing_is_published_yet_and_how_to_install_from_a_clon
         "scripts/build_binary",
     ):
         assert command in INSTALL, command
+
+
+def test_the_tarballs_install_md_names_are_this_versions() -> None:
+    """scripts/build_npm names them `<package>-<version>.tgz`; a bump must update the page."""
+    tarballs = re.findall(r"dist/npm/(harbor-emulator[\w-]*?)-(\d[\w.]*)\.tgz", INSTALL)
+    assert tarballs, "install.md names no tarball"
+    assert {version for _, version in tarballs} == {harbor_emulator.__version__}, tarballs
