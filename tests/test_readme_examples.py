@@ -170,7 +170,9 @@ SNAPSHOT_ROUND_TRIP = [
 EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     # ---- README.md
     "README.md: scripts/start": Skip(
-        "builds a virtualenv and serves in the foreground; tests/test_cli_start.py starts it"
+        "builds a virtualenv and serves in the foreground; tests/test_cli_start.py starts it. "
+        "Its `export PATH` line is the set-up every Shell of these tests runs "
+        "(tests/doc_examples.py), checked by tests/test_fresh_shell.py"
     ),
     "README.md: # seeds/002, REST dialect": [
         Expect(
@@ -492,15 +494,25 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     ],
     "docs/guarantees.md: harbor-emulator snapshot save base": SNAPSHOT_ROUND_TRIP,
     # ---- docs/install.md
-    "docs/install.md: curl -fsSL -o harbor-emulator": Skip(
-        "downloads a release; tests/test_binary.py builds and runs the binary"
+    "docs/install.md: pip install ../harbor-emulator": Skip(
+        "installs into the reader's project; tests/test_fresh_shell.py::"
+        "test_pip_install_of_the_clone installs the clone the same way and runs its CLI"
+    ),
+    "docs/install.md: (cd ../harbor-emulator && scripts/build_binary && scripts/bu…": Skip(
+        "builds of minutes, then an npm install into the reader's project; "
+        "tests/test_npm_package.py packs the same tarballs and installs them with npm i -D"
     ),
     "docs/install.md: scripts/build_binary": Skip(
-        "a build of minutes; tests/test_binary.py runs it"
+        "a build of minutes; tests/test_binary.py runs it and starts dist/harbor-emulator"
+    ),
+    "docs/install.md: curl -fsSL -o harbor-emulator": Skip(
+        "downloads a release, which exists only from the first v* tag on; "
+        "tests/test_binary.py builds and runs the same executable"
     ),
     # ---- docs/logging.md
     "docs/logging.md: $ harbor-emulator start": Skip(
-        "sample log output; tests/test_logs.py checks each kind of line from a real start"
+        "sample log output; tests/test_logs.py checks each kind of line from a real start, "
+        "and that every line has one format and the emulator clock's time"
     ),
     "docs/logging.md: HARBOR_EMULATOR_LOG_FORMAT=json harbor-emulator start --port…": Skip(
         "starts a server that runs until stopped; tests/test_logs.py runs it with --log-format json"
@@ -542,8 +554,9 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/soak.md: scripts/test -q tests/test_ids.py": Skip(
         "a soak of minutes; tests/test_soak.py runs it briefly"
     ),
-    "docs/testing.md: pip install harbor-emulator": Skip(
-        "installs from a registry and runs the reader's own suite; tests/plugin/ test the plugin"
+    "docs/testing.md: pip install ../harbor-emulator": Skip(
+        "installs into the reader's project and runs its suite; tests/test_fresh_shell.py "
+        "pip-installs the clone, tests/plugin/ test the plugin"
     ),
 }
 
