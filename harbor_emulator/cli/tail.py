@@ -52,6 +52,8 @@ def show(item: dict[str, Any], as_json: bool, line: str) -> None:
 class AttemptFeed:
     """Attempts recorded since the feed was made (optionally to one endpoint), oldest first."""
 
+    noun = "delivery attempts"
+
     def __init__(self, emulator: Emulator, endpoint_id: str | None = None) -> None:
         self.emulator = emulator
         self.endpoint_id = endpoint_id
@@ -73,6 +75,8 @@ class AttemptFeed:
 
 class EventFeed:
     """Events created since the feed was made, oldest first."""
+
+    noun = "events"
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
@@ -138,8 +142,8 @@ def tail(emulator: Emulator, only_deliveries: bool, only_requests: bool, as_json
         feeds.append(EventFeed(emulator))
     if both or only_deliveries:
         feeds.append(AttemptFeed(emulator))
-    if not as_json:
-        click.echo("tailing events and delivery attempts (Ctrl-C to stop)", err=True)
+    # On stderr, so that --json output stays one object a line.
+    click.echo(f"tailing {' and '.join(f.noun for f in feeds)} (Ctrl-C to stop)", err=True)
     follow(*feeds, as_json=as_json)
 
 
