@@ -144,7 +144,13 @@ def test_listen_forwards_signed_deliveries_and_removes_its_webhook_on_sigterm(
     assert found, ready
     secret, webhook_id = found.groups()
 
-    skipped = _post(emulator, "/v1/events", {"type": "user.created", "payload": {}}, "hb_test_cli")
+    # Same workspace, a type the webhook's pattern leaves out: never delivered.
+    skipped = _post(
+        emulator,
+        "/v1/events",
+        {"type": "user.created", "payload": {}, "workspace_id": "ws_listen"},
+        "hb_test_cli",
+    )
     event = _post(
         emulator,
         "/v1/events",
