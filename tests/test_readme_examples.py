@@ -347,8 +347,8 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         ),
         Expect(
             "harbor-emulator deliveries",
-            stdout=r"ID +EVENT TYPE +ENDPOINT +STATUS .* WORKSPACE\n"
-            r"dlv_\w{26} +order\.paid +wh_\w{26} +succeeded +1 +200 +- +ws_shop",
+            stdout=r"ID +EVENT TYPE +ENDPOINT +STATUS .* WORKSPACE +CAUSE\n"
+            r"dlv_\w{26} +order\.paid +wh_\w{26} +succeeded +1 +200 +- +ws_shop +-$",
         ),
         Expect("harbor-emulator sinks show orders", stdout=r"POST /_sink/orders +order\.paid"),
         Expect("harbor-emulator clock advance 1h", stdout=r"running .*\(advanced 1h\)"),
@@ -370,6 +370,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/cli.md: harbor-emulator clock show": [
         Expect("harbor-emulator clock show", stdout=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  running  "),
         Expect("harbor-emulator clock advance 1h30m", stdout=r"\(advanced 1h30m\)"),
+        Expect("harbor-emulator clock advance 5 minutes", stdout=r"\(advanced 5 minutes\)"),
         Expect("harbor-emulator clock set 2099-01-01T00:00:00Z", stdout=r"^2099-01-01T00:00:00Z"),
         Expect("harbor-emulator clock freeze", stdout=r"frozen"),
         Expect("harbor-emulator clock unfreeze", stdout=r"running"),
@@ -378,6 +379,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             "harbor-emulator drain --timeout 10", stdout=r"^drained: no attempt due or in flight"
         ),
         Expect("harbor-emulator health --wait 10", stdout=r"^ok  version \S+  now "),
+        Expect("harbor-emulator --json health", stdout=r'^\{\n  "status": "ok",'),
     ],
     "docs/cli.md: harbor-emulator fixtures load base.yaml shop.yaml": [
         CLI_FILES,
@@ -390,6 +392,10 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     ],
     "docs/cli.md: harbor-emulator trigger TYPE [--data JSON | --data @FILE] [-…": Skip(
         "a usage synopsis: the brackets are optional parts, not shell"
+    ),
+    "docs/cli.md: harbor-emulator listen --forward-to URL [--events 'order.*']…": Skip(
+        "a usage synopsis, and commands that run until Ctrl-C: tests/test_cli_live.py runs "
+        "listen and tail against a real emulator and receiver"
     ),
     "docs/cli.md: harbor-emulator sinks": [
         # The clock block reset the state: no sink has a request yet.
@@ -452,8 +458,9 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         ),
         Expect(
             "harbor-emulator deliveries  ",
-            stdout=r"ID +EVENT TYPE +ENDPOINT +STATUS +ATTEMPTS +CODE +NEXT ATTEMPT +WORKSPACE\n"
-            r"(dlv_\w{26} +order\.paid +(wh|dest)_\w{26} +succeeded +1 +200 +- +ws_shop\n){4}$",
+            stdout=r"ID +EVENT TYPE +ENDPOINT +STATUS +ATTEMPTS +CODE +NEXT ATTEMPT +WORKSPACE"
+            r" +CAUSE\n"
+            r"(dlv_\w{26} +order\.paid +(wh|dest)_\w{26} +succeeded +1 +200 +- +ws_shop +-\n){4}$",
         ),
         Expect(
             "harbor-emulator events --workspace ws_shop", stdout=r"ID +TYPE +WORKSPACE +CREATED"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import fixtures, sinks, state, traffic
+from . import fixtures, listen, sinks, state, tail, traffic
 from .remote import connection_options
 from .start import start
 
@@ -28,6 +28,8 @@ def main() -> None:
 
 
 for _command in (start, *state.COMMANDS, *fixtures.COMMANDS, *sinks.COMMANDS, *traffic.COMMANDS):
+    main.add_command(_command)
+for _command in (*listen.COMMANDS, *tail.COMMANDS):
     main.add_command(_command)
 
 
