@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +31,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from _bench_common import Processes, free_port, health_ok
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_VENV = ROOT / ".venv-build"
@@ -176,10 +175,11 @@ def start_once(command: list[str]) -> float:
         env={},  # as `env -i`: nothing from this venv or shell leaks in
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # The whole group is stopped: a one-file binary serves from a child of its bootloader.
         start_new_session=True,
     )
     try:
-        while not first_200("127.0.0.1", port):
+        while not health_ok(port, HEALTH):
             if process.poll() is not None:
                 raise RuntimeError(f"{argv} exited with {process.returncode}")
             if time.perf_counter() - began > START_TIMEOUT_SECONDS:
@@ -187,36 +187,7 @@ def start_once(command: list[str]) -> float:
             time.sleep(POLL_SECONDS)
         return (time.perf_counter() - began) * 1000
     finally:
-        stop(process)
-
-
-def first_200(host: str, port: int) -> bool:
-    connection = http.client.HTTPConnection(host, port, timeout=1)
-    try:
-        connection.request("GET", HEALTH)
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    # The whole group: a one-file binary serves from a child of its bootloader.
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        Processes().stop(process)
 
 
 def disk_size(path: Path) -> int:
@@ -298,9 +269,8 @@ def container_start(image: str) -> tuple[float, float]:
         image,
     ).stdout.strip()
     try:
-        published = podman("port", container, "4280/tcp").stdout.split()[-1]
-        host, port = published.rsplit(":", 1)
-        while not first_200(host, int(port)):
+        published = podman("port", container, "4280/tcp").stdout.split()[-1]  # 127.0.0.1:PORT
+        while not health_ok(int(published.rsplit(":", 1)[1]), HEALTH):
             if time.perf_counter() - began > START_TIMEOUT_SECONDS:
                 raise RuntimeError(f"{image} gave no 200 in {START_TIMEOUT_SECONDS}s")
             time.sleep(POLL_SECONDS)
