@@ -212,33 +212,24 @@ def node_rows(runs: int, hello: list[str]) -> str:
     env = dict(os.environ, NPM_CONFIG_CACHE=str(NPM_CACHE), NO_COLOR="1")
     env.pop("HARBOR_EMULATOR_BINARY", None)
     quiet = ["--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"]
-    packed = subprocess.run(
-        [str(ROOT / "scripts" / "build_npm"), "--binary", str(ONEDIR)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    packed = checked(
+        [str(ROOT / "scripts" / "build_npm"), "--binary", str(ONEDIR)], env=env
+    ).split()
     if not (project / "node_modules").exists():
         shutil.rmtree(project, ignore_errors=True)
         shutil.copytree(
             ROOT / "npm" / "example", project, ignore=shutil.ignore_patterns("node_modules")
         )
-        subprocess.run(["npm", "ci", *quiet], cwd=project, env=env, check=True)
+        checked(["npm", "ci", *quiet], cwd=project, env=env)
     shutil.copy(ROOT / "npm" / "example" / "bench-start.mjs", project)
     subprocess.run(
         ["npm", "i", "-D", "--no-save", *quiet, *packed], cwd=project, env=env, check=True
     )
     print("measuring startEmulator() ...", file=sys.stderr)
-    result = subprocess.run(
-        ["node", "bench-start.mjs", str(runs), "--json", "--", *hello],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    output = checked(
+        ["node", "bench-start.mjs", str(runs), "--json", "--", *hello], cwd=project, env=env
     )
-    rows: dict[str, list[float]] = json.loads(result.stdout.splitlines()[-1])
+    rows: dict[str, list[float]] = json.loads(output.splitlines()[-1])
     base = statistics.median(rows["bare spawn of the hello"])
     print(f"\nnode: spawn to first 200 on {HEALTH}, median of {runs} (after 1 warm-up)")
     for name, values in rows.items():
@@ -249,6 +240,14 @@ def node_rows(runs: int, hello: list[str]) -> str:
         )
     ratio = statistics.median(rows["startEmulator()"]) / base
     return verdict("startEmulator()", ratio, START_RATIO_TARGET, "x a node spawn of the hello")
+
+
+def checked(argv: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
+    """The command's stdout; its stderr in the error when it fails."""
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{argv} exited with {result.returncode}:\n{result.stderr}")
+    return result.stdout
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
