@@ -107,6 +107,18 @@ def require_tools(*extra: str) -> None:
     skip_policy.require_tools(*TOOLS, *extra, install=INSTALL_TOOLS)
 
 
+def test_without_the_tools_the_tests_skip_and_name_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test never installs system packages (.ci/run does): it skips and says how."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        require_tools()
+    reason = str(skipped.value.msg)
+    assert reason.startswith("podman and buildah and mmdebstrap and runc not on PATH"), reason
+    assert skip_policy.install_command(reason) == INSTALL_TOOLS
+
+
 def base_image() -> str:
     """A bookworm base image, made once per mmdebstrap command and apt sources."""
     key = hashlib.sha256(repr(MMDEBSTRAP).encode())
