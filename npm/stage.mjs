@@ -1,15 +1,17 @@
 // Lays out one npm package to pack, for scripts/build_npm:
 //   node npm/stage.mjs main     <out-dir> <version>
-//   node npm/stage.mjs platform <out-dir> <version> <os-cpu> <executable>
+//   node npm/stage.mjs platform <out-dir> <version> <os-cpu> <build>
+// <build> is the one-dir build's folder (its executable and _internal/ go into bin/), or a
+// one-file executable.
 // The main package's package.json gets the release version and one optionalDependency
 // per platform package at that same version: npm installs the one whose os/cpu match.
-import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const mainSource = join(here, "harbor-emulator");
-const [kind, out, version, platform, executable] = process.argv.slice(2);
+const [kind, out, version, platform, build] = process.argv.slice(2);
 const source = JSON.parse(readFileSync(join(mainSource, "package.json"), "utf8"));
 const PLATFORMS = ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "win32-x64"];
 
@@ -62,10 +64,16 @@ if (kind === "main") {
     `# ${name}\n\nThe \`harbor-emulator\` executable for ${platform}. Install \`harbor-emulator\`, ` +
       "not this package: it picks the one for your platform.\n",
   );
-  mkdirSync(join(dir, "bin"));
-  copyFileSync(executable, join(dir, "bin", exe));
+  if (statSync(build).isDirectory()) {
+    // npm pack leaves symbolic links out: copy what they point at (PyInstaller makes some
+    // on macOS).
+    cpSync(build, join(dir, "bin"), { recursive: true, dereference: true });
+  } else {
+    mkdirSync(join(dir, "bin"));
+    copyFileSync(build, join(dir, "bin", exe));
+  }
   chmodSync(join(dir, "bin", exe), 0o755);
   console.log(dir);
 } else {
-  throw new Error("usage: stage.mjs main|platform <out-dir> <version> [<os-cpu> <executable>]");
+  throw new Error("usage: stage.mjs main|platform <out-dir> <version> [<os-cpu> <build>]");
 }

@@ -1,4 +1,5 @@
-"""The PyInstaller one-file binary, run as a CI job would: no Python, no venv, empty env."""
+"""The PyInstaller one-dir binary that ships, run as a CI job would: no Python, no venv,
+empty env."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from harbor_emulator import signing
-from tests import onefile
+from tests import shipped_binary
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +34,8 @@ SMOKE = ROOT / "scripts" / "smoke_binary.py"
 
 @pytest.fixture(scope="session")
 def binary() -> Path:
-    """dist/harbor-emulator from a clean .venv-build, built once per run."""
-    return onefile.build_once()
+    """dist/harbor-emulator-onedir/harbor-emulator from a clean .venv-build, built once per run."""
+    return shipped_binary.build_once()
 
 
 def run_bare(binary: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -47,18 +48,21 @@ def run_bare(binary: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess
 class RunningBinary:
     """`harbor-emulator start --port 0` in an empty environment, read through its stdout."""
 
-    def __init__(self, binary: Path, workdir: Path, *start_args: str) -> None:
+    def __init__(
+        self, binary: Path, workdir: Path, *start_args: str, env: dict[str, str] | None = None
+    ) -> None:
         self.stderr_path = workdir / "stderr.log"
         self._stderr = self.stderr_path.open("wb")
         self.process = subprocess.Popen(
             [str(binary), "start", "--port", "0", *start_args],
-            env={},
+            env=env or {},
             cwd=workdir,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
-            # Its own process group: the one-file bootloader runs Python in a child, which
-            # a SIGKILL of the bootloader alone would orphan (holding our stdout pipe).
+            # Its own process group: a one-file build (scripts/build_binary without
+            # --onedir) runs Python in a child, which a SIGKILL of the bootloader alone would
+            # orphan (holding our stdout pipe).
             start_new_session=True,
         )
         # A reader thread keeps the pipe drained and lets us wait for a line with a timeout.
@@ -148,7 +152,7 @@ def loaded_shared_objects(pid: int) -> set[str]:
                 fields = line.split()
                 if len(fields) >= 6 and fields[5].endswith(".so"):
                     names.add(fields[5].rsplit("/", 1)[-1])
-            # The one-file bootloader unpacks, then runs Python in a child process.
+            # A one-file bootloader unpacks, then runs Python in a child process.
             children = (proc / "task" / str(current) / "children").read_text().split()
         except FileNotFoundError:
             continue
@@ -207,6 +211,30 @@ def test_binary_serves_the_api_with_no_python_around(running: RunningBinary) -> 
         signing.verify(second["body"].encode(), second["headers"], webhook["secret"])
         delivery = client.get("/v1/deliveries", headers=headers).json()["data"][0]
         assert delivery["status"] == "succeeded" and delivery["attempt_count"] == 2
+
+
+def mapped_files(pid: int) -> set[Path]:
+    """The files mapped into pid's memory (Linux /proc)."""
+    fields = (line.split() for line in Path(f"/proc/{pid}/maps").read_text().splitlines())
+    return {Path(f[5]) for f in fields if len(f) >= 6 and f[5].startswith("/")}
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc")
+def test_the_server_runs_from_its_folder_and_unpacks_nothing(binary: Path, tmp_path: Path) -> None:
+    """Per-worker emulators start often: nothing may be unpacked per start (a one-file build
+    extracts ~40 MB into $TMPDIR/_MEI… each time), and Python runs in the process started."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    server = RunningBinary(binary, tmp_path, env={"TMPDIR": str(temp)})
+    try:
+        server.wait_ready()
+        assert list(temp.iterdir()) == []
+        libraries = {path for path in mapped_files(server.process.pid) if ".so" in path.name}
+        python = [path.parent for path in libraries if path.name.startswith("libpython")]
+        assert python == [binary.parent / "_internal"], libraries
+        assert server.stop() == 0, server.stderr()
+    finally:
+        server.close()
 
 
 def test_binary_serves_the_dashboard(running: RunningBinary) -> None:

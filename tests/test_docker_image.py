@@ -2,8 +2,9 @@
 
 No registry is reachable on the build machines, so the base image is a Debian bookworm root
 file system made by mmdebstrap and `podman import`, cached between runs, and passed to the
-Dockerfile as `--build-arg BASE=`. podman, buildah, mmdebstrap and runc come from Debian:
-installed with apt when missing; the tests skip, with the reason, only when that fails.
+Dockerfile as `--build-arg BASE=` (the image keeps only its C library). podman, buildah,
+mmdebstrap and runc come from Debian; a test never installs them: without them these tests
+skip, naming the apt-get command (.ci/run installs them).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from harbor_emulator import signing
-from tests import onefile, skip_policy
+from tests import shipped_binary, skip_policy
 
 pytestmark = pytest.mark.slow
 
@@ -39,13 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # This machine's podman settings (runc, ulimits, no systemd), never the machine's own files.
 CONTAINERS_CONF = ROOT / "tests" / "podman" / "containers.conf"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harbor-emulator"
-DEBIAN_PACKAGES = {
-    "podman": "podman",
-    "buildah": "buildah",
-    "mmdebstrap": "mmdebstrap",
-    "runc": "runc",
-    "podman-compose": "podman-compose",
-}
+TOOLS = ("podman", "buildah", "mmdebstrap", "runc")
+INSTALL_TOOLS = "apt-get install podman buildah mmdebstrap runc podman-compose"
 # A bookworm minbase without documentation; the merged-usr hook sets up /usr as Debian
 # does without installing usrmerge, which would pull in perl (45 MB).
 MMDEBSTRAP = (
@@ -61,12 +56,14 @@ MMDEBSTRAP = (
 )
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 CONTAINER_PORT = 4280
-IMAGE = "localhost/harbor-emulator:test"
-SIZE_LIMIT_BYTES = 100 * 1000 * 1000
+# One tag per checkout: worktrees of this repository on one machine share podman's storage.
+CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+IMAGE = f"localhost/harbor-emulator:test-{CHECKOUT}"
+SIZE_LIMIT_BYTES = 50 * 1000 * 1000
 TEST_KEY = "hb_test_container"
 CI_TOKEN = "ci-token"
 CI_SECRET = "whsec_ci_orders_secret_0123456789abcdef"  # fixtures/ci-example.yaml
-# Generous: each check unpacks the one-file binary, slow on a loaded 2-core machine.
+# Generous: a loaded 2-core machine can take seconds per podman command.
 HEALTHY_TIMEOUT_SECONDS = 180.0
 METRICS = ROOT / "build" / "container-metrics.json"
 
@@ -106,28 +103,20 @@ def locked(name: str) -> Iterator[None]:
         yield
 
 
-def ensure_tools() -> None:
-    missing = [pkg for tool, pkg in DEBIAN_PACKAGES.items() if shutil.which(tool) is None]
-    if not missing:
-        return
-    with locked("apt"):
-        missing = [pkg for tool, pkg in DEBIAN_PACKAGES.items() if shutil.which(tool) is None]
-        if not missing:
-            return
-        if os.geteuid() != 0:
-            skip_policy.skip(
-                f"{', '.join(missing)} missing, and apt needs root to install them",
-                install=f"apt-get install {' '.join(missing)}",
-            )
-        apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", *missing]):
-            result = subprocess.run(command, capture_output=True, text=True, env=apt, timeout=900)
-            if result.returncode != 0:
-                reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-                skip_policy.skip(
-                    f"could not install {', '.join(missing)} with apt: {reason}",
-                    install=f"apt-get install {' '.join(missing)}",
-                )
+def require_tools(*extra: str) -> None:
+    skip_policy.require_tools(*TOOLS, *extra, install=INSTALL_TOOLS)
+
+
+def test_without_the_tools_the_tests_skip_and_name_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test never installs system packages (.ci/run does): it skips and says how."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        require_tools()
+    reason = str(skipped.value.msg)
+    assert reason.startswith("podman and buildah and mmdebstrap and runc not on PATH"), reason
+    assert skip_policy.install_command(reason) == INSTALL_TOOLS
 
 
 def base_image() -> str:
@@ -161,11 +150,11 @@ def base_image() -> str:
 @pytest.fixture(scope="session")
 def image() -> str:
     """The Dockerfile's `prebuilt` target with this run's binary, built once per run."""
-    ensure_tools()
-    binary = onefile.build_once()
+    require_tools()
+    shipped_binary.build_once()
     base = base_image()
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
-    stamp = CACHE / "image.run"
+    stamp = CACHE / f"image-{CHECKOUT}.run"
     with locked("image"):
         if stamp.exists() and stamp.read_text() == run_id:
             return IMAGE
@@ -188,7 +177,9 @@ def image() -> str:
         record(
             image_build_seconds=round(built, 2),
             image_size_bytes=size,
-            binary_size_bytes=binary.stat().st_size,
+            binary_size_bytes=sum(
+                path.stat().st_size for path in shipped_binary.FOLDER.rglob("*") if path.is_file()
+            ),
         )
         stamp.write_text(run_id)
     return IMAGE
@@ -314,11 +305,15 @@ def test_image_is_a_small_healthy_unprivileged_service(
         container_start_to_health_200_seconds=round(answered_after, 2),
         container_start_to_healthy_seconds=round(healthy_after, 2),
         bare_binary_start_to_health_200_seconds=round(
-            bare_binary_start_seconds(onefile.BINARY, tmp_path), 2
+            bare_binary_start_seconds(shipped_binary.BINARY, tmp_path), 2
         ),
     )
 
-    assert podman("exec", container.id, "id", "-u") == "10001"
+    # No `id` in the image (no shell, no coreutils): podman reads the process from the host.
+    assert podman("top", container.id, "user", "huser").splitlines()[1].split() == [
+        "harbor",
+        "10001",
+    ]
     logs = container.logs()
     assert "warning: serving on 0.0.0.0 without --control-token" in logs, logs
     with httpx.Client(base_url=container.url, timeout=10) as client:
@@ -455,6 +450,7 @@ def test_compose_example_with_podman_compose(
     image: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """The app service reaches the emulator by its service name, http://harbor:4280."""
+    require_tools("podman-compose")
     document = compose_document()
     harbor, app = document["services"]["harbor"], document["services"]["app"]
     assert harbor["build"] == "."
@@ -462,16 +458,15 @@ def test_compose_example_with_podman_compose(
     assert app["environment"]["HARBOR_API_BASE"] == "http://harbor:4280"
     # What only this machine needs: the image built here instead of `build: .`, no host
     # port (4280 may be taken; the app needs none), and an app that is this image's CLI,
-    # since no python:3.11-slim can be pulled.
+    # since no python:3.11-slim can be pulled. The image has no shell, so the app's
+    # environment goes into the command here; the harbor service is healthy before it runs.
     del harbor["build"], harbor["ports"]
     harbor["image"] = image
     app["image"] = image
+    environment = app["environment"]
     app["command"] = [
-        "sh",
-        "-c",
-        # $$: compose itself substitutes $NAME from the host's environment.
-        'harbor-emulator health --wait 60 --url "$$HARBOR_API_BASE" && harbor-emulator '
-        'trigger order.paid --url "$$HARBOR_API_BASE" --key "$$HARBOR_API_KEY" --json',
+        *("harbor-emulator", "trigger", "order.paid", "--url", environment["HARBOR_API_BASE"]),
+        *("--key", environment["HARBOR_API_KEY"], "--json"),
     ]
     compose_file = tmp_path / "docker-compose.yml"
     compose_file.write_text(yaml.safe_dump(document))

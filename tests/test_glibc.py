@@ -3,8 +3,8 @@ builds, never copied from a runner's name.
 
 A Linux executable runs on a glibc that defines every versioned symbol it asks for, so its
 floor is the highest `GLIBC_x.y` in the version-needs sections (`.gnu.version_r`) of the
-one-file binary's bootloader and of every shared library bundled inside it (libpython, the
-extension modules): the bootloader alone asks for less than what it unpacks and loads.
+shipped folder's executable and of every shared library beside it in `_internal/`
+(libpython, the extension modules): the executable alone asks for less than what it loads.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import onefile, skip_policy
+from tests import shipped_binary, skip_policy
 
 pytestmark = skip_policy.skip_if(
     None
@@ -25,26 +25,12 @@ pytestmark = skip_policy.skip_if(
     else skip_policy.skip_reason("glibc is Linux's", install="a Linux machine")
 )
 
-DOCS = [onefile.ROOT / "README.md", *sorted((onefile.ROOT / "docs").glob("*.md"))]
-INSTALL = onefile.ROOT / "docs" / "install.md"
+DOCS = [shipped_binary.ROOT / "README.md", *sorted((shipped_binary.ROOT / "docs").glob("*.md"))]
+INSTALL = shipped_binary.ROOT / "docs" / "install.md"
 # A statement of a requirement: "glibc 2.36", not a benchmark's "Linux-…-with-glibc2.36".
 STATED = re.compile(r"\bglibc (\d+\.\d+)")
 _ELF_MAGIC = b"\x7fELF"
 _SHT_GNU_VERNEED = 0x6FFFFFFE
-
-# Run by the build venv's Python, which has PyInstaller: every ELF file the one-file
-# archive holds, written out for reading.
-_EXTRACT = """
-import sys
-from pathlib import Path
-from PyInstaller.archive.readers import CArchiveReader
-
-archive, out = CArchiveReader(sys.argv[1]), Path(sys.argv[2])
-for index, name in enumerate(archive.toc):
-    data = archive.extract(name)
-    if isinstance(data, bytes) and data[:4] == b"\\x7fELF":
-        (out / f"{index}-{Path(name).name}").write_bytes(data)
-"""
 
 
 def glibc_versions_needed(elf: bytes) -> set[tuple[int, int]]:
@@ -75,19 +61,20 @@ def glibc_versions_needed(elf: bytes) -> set[tuple[int, int]]:
     return needed
 
 
-def bundled_elf_files(binary: Path, into: Path) -> list[Path]:
-    build_python = onefile.ROOT / ".venv-build" / "bin" / "python"
-    subprocess.run(
-        [str(build_python), "-c", _EXTRACT, str(binary), str(into)], check=True, timeout=300
+def bundled_elf_files(binary: Path) -> list[Path]:
+    """Every ELF file of the shipped folder: the libraries beside the executable."""
+    return sorted(
+        path
+        for path in (binary.parent / "_internal").rglob("*")
+        if path.is_file() and not path.is_symlink() and path.read_bytes()[:4] == _ELF_MAGIC
     )
-    return sorted(into.iterdir())
 
 
 @pytest.mark.slow
-def test_the_docs_state_the_glibc_the_built_binary_needs(tmp_path: Path) -> None:
-    binary = onefile.build_once()
-    files = [binary, *bundled_elf_files(binary, tmp_path)]
-    assert any("libpython" in path.name for path in files), files  # the archive was read
+def test_the_docs_state_the_glibc_the_built_binary_needs() -> None:
+    binary = shipped_binary.build_once()
+    files = [binary, *bundled_elf_files(binary)]
+    assert any("libpython" in path.name for path in files), files  # the folder was read
     needs = {path.name: glibc_versions_needed(path.read_bytes()) for path in files}
     floor = max(version for versions in needs.values() for version in versions)
     measured = f"{floor[0]}.{floor[1]}"
@@ -98,7 +85,7 @@ def test_the_docs_state_the_glibc_the_built_binary_needs(tmp_path: Path) -> None
         f"docs/install.md must say the binary needs glibc {measured} or newer (measured)"
     )
     stated = {
-        f"{doc.relative_to(onefile.ROOT)}: glibc {version}"
+        f"{doc.relative_to(shipped_binary.ROOT)}: glibc {version}"
         for doc in DOCS
         for version in STATED.findall(doc.read_text(encoding="utf-8"))
         if version != measured

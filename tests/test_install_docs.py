@@ -30,10 +30,11 @@ PLACEHOLDER = re.compile(
 
 
 def _release_assets() -> set[str]:
-    """The executables the release attaches: `harbor-emulator-<platform>`, `.exe` on Windows."""
+    """The archives the release attaches: the folder `harbor-emulator-<platform>` as a
+    .tar.gz, or a .zip on Windows."""
     matrix = RELEASE["jobs"]["binary"]["strategy"]["matrix"]["include"]
     return {
-        f"harbor-emulator-{row['platform']}{'.exe' if row['exe'].endswith('.exe') else ''}"
+        f"harbor-emulator-{row['platform']}{'.zip' if row['exe'].endswith('.exe') else '.tar.gz'}"
         for row in matrix
     }
 

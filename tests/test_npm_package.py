@@ -1,6 +1,6 @@
 """The npm packages, as a Node user gets them: packed by scripts/build_npm from the PyInstaller
-binary, installed with `npm i -D` into the example project of docs/node.md, and driven there by
-npx, tsc, Vitest and Jest."""
+one-dir build, installed with `npm i -D` into the example project of docs/node.md, and driven
+there by npx, tsc, Vitest and Jest."""
 
 from __future__ import annotations
 
@@ -105,7 +105,8 @@ def tarballs(binary: Path) -> list[Path]:  # noqa: F811
     skip_policy.require_tools("node", "npm", install=skip_policy.NODE)
     with LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        result = run([str(BUILD_SCRIPT), "--binary", str(binary)], cwd=ROOT)
+        # The build's folder: the executable and its _internal/ go into the package's bin/.
+        result = run([str(BUILD_SCRIPT), "--binary", str(binary.parent)], cwd=ROOT)
     if result.returncode == NODE_UNAVAILABLE:
         skip_policy.skip(result.stderr.strip(), install=skip_policy.NODE)
     checked(result)
@@ -142,7 +143,7 @@ def executable(project: Path) -> Path:
 
 
 def processes_running(path: Path) -> list[int]:
-    """Pids whose command line runs `path` (the one-file executable and its server child)."""
+    """Pids whose command line runs `path`."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -167,6 +168,11 @@ def no_emulator_left(project: Path) -> Iterator[None]:
 def test_the_platform_package_carries_the_executable(project: Path) -> None:
     exe = executable(project)
     assert os.access(exe, os.X_OK)
+    # The one-dir build, whole: the executable runs from the installed folder, unpacking
+    # nothing at start.
+    assert sorted(path.name for path in exe.parent.iterdir()) == ["_internal", "harbor-emulator"]
+    ran = run([str(exe), "--version"], cwd=project)
+    assert ran.stdout.strip() == f"harbor-emulator, version {version('harbor-emulator')}", ran
     installed = json.loads((project / "node_modules/harbor-emulator/package.json").read_text())
     assert installed["optionalDependencies"]["harbor-emulator-linux-x64"] == installed["version"]
     platform = json.loads((exe.parents[1] / "package.json").read_text())

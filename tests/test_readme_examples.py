@@ -312,10 +312,14 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         "a drawing of the layers, not shell; tests/test_architecture.py enforces its import rules"
     ),
     # ---- docs/ci.md
+    'docs/ci.md: curl -fsSL "<release asset URL of harbor-emulator-linux-x64.…': Skip(
+        "downloads a release; tests/test_binary.py builds and runs the binary"
+    ),
+    "docs/ci.md: scripts/build_binary": Skip("a build of minutes; tests/test_binary.py runs it"),
     "docs/ci.md: docker build -t harbor-emulator .": Skip(
         "needs Docker; tests/test_docker_image.py builds and runs the image"
     ),
-    "docs/ci.md: scripts/build_binary": Skip(
+    "docs/ci.md: scripts/build_binary --onedir": Skip(
         "a build of minutes, then an image build; tests/test_docker_image.py runs both"
     ),
     "docs/ci.md: docker run -d --name harbor -p 127.0.0.1:4280:4280": Skip(

@@ -1,8 +1,10 @@
-"""Build dist/harbor-emulator once per test run, shared by the tests that need the binary."""
+"""Build the binary that ships (`scripts/build_binary --onedir`) once per test run, shared by
+the tests that need it: the binary's, the npm packages' and the image's."""
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -11,7 +13,10 @@ from tests import skip_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = ROOT / "scripts" / "build_binary"
-BINARY = ROOT / "dist" / "harbor-emulator"
+# The one-dir build: the executable beside _internal/, what the release archives, the npm
+# platform packages and the image hold.
+FOLDER = ROOT / "dist" / "harbor-emulator-onedir"
+BINARY = FOLDER / "harbor-emulator"
 # scripts/build_binary's exit status when PyInstaller itself cannot be installed.
 PYINSTALLER_UNAVAILABLE = 3
 # Names the run that built BINARY last: pytest-xdist's workers share the run's id, so the
@@ -19,8 +24,11 @@ PYINSTALLER_UNAVAILABLE = 3
 STAMP = ROOT / ".venv-build.run"
 
 
+# Once per process too: a run without xdist asks from several test modules.
+@functools.cache
 def build_once() -> Path:
-    """dist/harbor-emulator, built from the current source at most once per pytest run."""
+    """dist/harbor-emulator-onedir/harbor-emulator, built from the current source at most
+    once per pytest run."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     # Each worker is a session of its own: the lock keeps two of them from building into
     # the same .venv-build and dist/ at once.
@@ -30,7 +38,7 @@ def build_once() -> Path:
             return BINARY
         STAMP.unlink(missing_ok=True)
         result = subprocess.run(
-            [str(BUILD_SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=1200
+            [str(BUILD_SCRIPT), "--onedir"], cwd=ROOT, capture_output=True, text=True, timeout=1200
         )
         if result.returncode == PYINSTALLER_UNAVAILABLE:
             skip_policy.skip(
