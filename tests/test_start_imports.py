@@ -20,6 +20,8 @@ NOT_FOR_SERVING = (
     "harbor_emulator.client",
     "harbor_emulator.cli.state",
     "harbor_emulator.dashboard.routes",
+    "harbor_emulator.control.fixtures",
+    "jsonschema",
     "httpx",
     "jinja2",
     "yaml",

@@ -34,8 +34,6 @@ from ..control import (
     delivery_routes,
     determinism,
     faults,
-    fixture_routes,
-    fixtures,
     listings,
     settings,
     sinks,
@@ -111,7 +109,7 @@ class LazyRoutes(BaseRoute):
     Starlette tries routes in order and stops at the first that matches in full, so routes
     listed last are imported by the first request no earlier route serves. The dashboard
     goes there: test suites never open it, and its pages and templates' helpers were ~10 ms
-    of every start (a fifth of what the emulator adds to a bare Starlette app's).
+    of every start (a fifth of what the emulator added to a bare Starlette app's start).
     """
 
     # Where `matches` leaves the route it chose, for `handle` (the scope is per request).
@@ -243,7 +241,7 @@ async def reset_state(state: Any, seed: int | None = None) -> None:
     for hook in state.reset_hooks:
         await hook()
     await state.keys.reload(state.db)
-    await fixtures.load_files(state, state.config.fixtures)
+    await _load_start_fixtures(state)
 
 
 def create_app(
@@ -296,7 +294,7 @@ def create_app(
             state.time_travel = state.scheduler.advance_to
             determinism.apply_mode(state)
             # An invalid file fails the startup; `harbor-emulator start` reports it in one line.
-            await fixtures.load_files(state, config.fixtures)
+            await _load_start_fixtures(state)
             state.scheduler.start()
             log.debug("state ready in %.0f ms", (time.perf_counter() - started) * 1000)
             try:
@@ -318,14 +316,15 @@ def create_app(
         Route("/_control/reset", reset, methods=["POST"]),
         *clock_routes.routes,
         *settings.routes,
-        *fixture_routes.routes,
         *delivery_routes.routes,
         *listings.routes,
         *sinks.routes,
         *faults.routes,
         *snapshots.routes,
         *openapi_api.routes,
-        # Last: the pages at / are imported when a request first reaches them.
+        # Last, imported when a request first reaches them: fixtures loads and exports
+        # (YAML, the document checks), then the pages at /.
+        LazyRoutes("harbor_emulator.control.fixture_routes"),
         LazyRoutes("harbor_emulator.dashboard.routes"),
     ]
     app = HarborApp(
@@ -344,6 +343,15 @@ def create_app(
     app.state.clock = the_clock
     app.state.gate = StateGate()
     return app
+
+
+async def _load_start_fixtures(state: Any) -> None:
+    """The --fixtures files, at start and after each reset; the loader (YAML, the
+    document's checks: ~5 ms of imports) only when there are some."""
+    if state.config.fixtures:
+        from ..control import fixtures
+
+        await fixtures.load_files(state, state.config.fixtures)
 
 
 def _attempt_time(app: Starlette, host: Callable[[], float]) -> float:
