@@ -130,3 +130,27 @@ def test_the_dashboard_routes_loaded_by_a_request_answer_as_listed_ones() -> Non
         assert wrong_method.status_code == 405
         assert wrong_method.headers["allow"] == "GET, HEAD, POST"
         assert http.get("/no-such-page").json()["error"]["code"] == "not_found"
+
+
+def test_the_group_offers_every_command_module_and_no_name_twice() -> None:
+    """A module with COMMANDS missing from COMMAND_MODULES would be silently unreachable,
+    and a name in two modules would reach only the first."""
+    import importlib
+
+    from harbor_emulator import cli
+    from harbor_emulator.cli.main import COMMAND_MODULES
+
+    with_commands = {
+        path.stem
+        for path in Path(cli.__file__).parent.glob("*.py")
+        # __main__ would run the command line (pytest's).
+        if not path.stem.startswith("_")
+        and hasattr(importlib.import_module(f"harbor_emulator.cli.{path.stem}"), "COMMANDS")
+    }
+    assert with_commands == set(COMMAND_MODULES)
+    names = [
+        command.name
+        for module in COMMAND_MODULES
+        for command in importlib.import_module(f"harbor_emulator.cli.{module}").COMMANDS
+    ]
+    assert len(names) == len(set(names)), names
