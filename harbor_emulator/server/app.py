@@ -107,9 +107,10 @@ class LazyRoutes(BaseRoute):
     """A module's `routes`, imported when a request first gets as far as them.
 
     Starlette tries routes in order and stops at the first that matches in full, so routes
-    listed last are imported by the first request no earlier route serves. The dashboard
-    goes there: test suites never open it, and its pages and templates' helpers were ~10 ms
-    of every start (a fifth of what the emulator added to a bare Starlette app's start).
+    listed last are imported by the first request no earlier route serves (or any 404).
+    The dashboard goes there: test suites never open it, and its pages and templates'
+    helpers were ~10 ms of every start, a fifth of what the emulator added to a bare
+    Starlette app's start. So do fixtures loads and exports (~5 ms: the document checks).
     """
 
     # Where `matches` leaves the route it chose, for `handle` (the scope is per request).
