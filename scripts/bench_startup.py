@@ -31,6 +31,7 @@ import argparse
 import hashlib
 import http.client
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -95,15 +96,29 @@ class Target:
     cwd: Path | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Sample:
+    ms: float
+    # CPU time of the process (all its threads and children) over the same span: on a
+    # loaded machine a steadier figure than wall time, which waits for a core.
+    cpu_ms: float
+    rss_bytes: int | None = None
+
+
 @dataclass(slots=True)
 class Result:
     target: Target
     ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
     rss_bytes: list[int] = field(default_factory=list)
 
     @property
     def median_ms(self) -> float:
         return statistics.median(self.ms)
+
+    @property
+    def median_cpu_ms(self) -> float:
+        return statistics.median(self.cpu_ms)
 
     @property
     def size_bytes(self) -> int | None:
@@ -191,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def install_bench_venv() -> Path:
-    """build/bench-venv holding this tree as `pip install` installs it (not editable), and pytest."""
+    """build/bench-venv: this tree as `pip install` installs it (not editable), and pytest."""
     if not (BENCH_VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
     pip = [str(BENCH_VENV / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
@@ -206,7 +221,7 @@ def install_bench_venv() -> Path:
 
 
 def take_turns(
-    targets: list[Target], runs: int, once: Callable[[Target], tuple[float, int | None]]
+    targets: list[Target], runs: int, once: Callable[[Target], Sample]
 ) -> dict[str, Result]:
     """One warm-up of each target, then `runs` rounds in which each target runs once."""
     results = {target.name: Result(target) for target in targets}
@@ -215,15 +230,18 @@ def take_turns(
         once(target)
     for _ in range(runs):
         for target in targets:
-            ms, rss = once(target)
-            results[target.name].ms.append(ms)
-            if rss is not None:
-                results[target.name].rss_bytes.append(rss)
+            sample = once(target)
+            result = results[target.name]
+            result.ms.append(sample.ms)
+            result.cpu_ms.append(sample.cpu_ms)
+            if sample.rss_bytes is not None:
+                result.rss_bytes.append(sample.rss_bytes)
     return results
 
 
-def run_once(target: Target) -> tuple[float, int | None]:
-    """Milliseconds from spawning a command to its exit (status 0)."""
+def run_once(target: Target) -> Sample:
+    """Milliseconds from spawning a command to its exit (status 0), and its CPU time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     subprocess.run(
         target.command,
@@ -233,20 +251,24 @@ def run_once(target: Target) -> tuple[float, int | None]:
         stderr=subprocess.DEVNULL,
         check=True,
     )
-    return (time.perf_counter() - began) * 1000, None
+    ms = (time.perf_counter() - began) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Sample(ms, cpu_s * 1000)
 
 
-def start_once(target: Target) -> tuple[float, int | None]:
-    """Milliseconds from spawning a server to its first 200 on HEALTH, and its idle RSS."""
-    process, _port, ms = spawn_until_healthy(target)
+def start_once(target: Target) -> Sample:
+    """Milliseconds from spawning a server to its first 200 on HEALTH, its CPU time until
+    then, and its idle RSS."""
+    process, _port, ms, cpu_ms = spawn_until_healthy(target)
     try:
         time.sleep(IDLE_SETTLE_SECONDS)
-        return ms, tree_rss_bytes(process.pid)
+        return Sample(ms, cpu_ms, tree_rss_bytes(process.pid))
     finally:
         stop(process)
 
 
-def spawn_until_healthy(target: Target) -> tuple[subprocess.Popen[bytes], int, float]:
+def spawn_until_healthy(target: Target) -> tuple[subprocess.Popen[bytes], int, float, float]:
     port = free_port()
     command = [arg.replace("{port}", str(port)) for arg in target.command]
     began = time.perf_counter()
@@ -260,7 +282,8 @@ def spawn_until_healthy(target: Target) -> tuple[subprocess.Popen[bytes], int, f
     try:
         while True:
             if status(port, "GET", HEALTH) == 200:
-                return process, port, (time.perf_counter() - began) * 1000
+                ms = (time.perf_counter() - began) * 1000
+                return process, port, ms, tree_cpu_ms(process.pid)
             if process.poll() is not None:
                 raise RuntimeError(f"{target.name} exited with {process.returncode}")
             if time.perf_counter() - began > START_TIMEOUT_SECONDS:
@@ -299,9 +322,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and its descendants (a one-file binary's server is a
-    child of its bootloader), from /proc; 0 where /proc has no such figures."""
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (a one-file binary's server is a child of its
+    bootloader), from /proc."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -310,18 +333,39 @@ def tree_rss_bytes(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))
-    total, todo = 0, [pid]
+    tree, todo = [], [pid]
     while todo:
         current = todo.pop()
+        tree.append(current)
         todo += children.get(current, [])
+    return tree
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of the process tree; 0 where /proc has no such figures."""
+    total = 0
+    for member in process_tree(pid):
         try:
-            status_text = (Path("/proc") / str(current) / "status").read_text()
+            status_text = (Path("/proc") / str(member) / "status").read_text()
         except OSError:
             continue
         for line in status_text.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
     return total
+
+
+def tree_cpu_ms(pid: int) -> float:
+    """CPU time so far of the process tree, every thread, in nanoseconds' precision
+    (/proc/PID/task/TID/schedstat); 0 where /proc has no such figures."""
+    total_ns = 0
+    for member in process_tree(pid):
+        for schedstat in Path(f"/proc/{member}/task").glob("*/schedstat"):
+            try:
+                total_ns += int(schedstat.read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total_ns / 1e6
 
 
 def free_port() -> int:
@@ -352,7 +396,7 @@ def measure_per_test_costs(venv: Path, runs: int) -> dict[str, list[float]]:
     target = Target(
         "emulator", [str(venv / "bin" / "harbor-emulator"), "start", "--port", "{port}"]
     )
-    process, port, _ = spawn_until_healthy(target)
+    process, port, *_ = spawn_until_healthy(target)
     documents = [path.read_bytes() for path in BUNDLED_FIXTURES]
     try:
 
@@ -382,22 +426,17 @@ def measure_per_test_costs(venv: Path, runs: int) -> dict[str, list[float]]:
 
 def report_venv_starts(results: dict[str, Result], runs: int) -> list[Verdict]:
     print(f"\ncold start to the first 200 on {HEALTH}, from a venv, median of {runs}, env -i")
-    print(f"{'':42} {'median':>8} {'min':>8} {'max':>8} {'ratio':>7} {'idle RSS':>10}")
+    print_table(results)
     hello = next(iter(results.values()))
-    for result in results.values():
-        rss = statistics.median(result.rss_bytes) / MIB
-        print(
-            f"{result.target.name:42} {result.median_ms:6.0f}ms {min(result.ms):6.0f}ms"
-            f" {max(result.ms):6.0f}ms {result.median_ms / hello.median_ms:6.2f}x"
-            f" {rss:6.1f} MiB"
-        )
     emulator = results["emulator, venv (harbor-emulator start)"]
     ratio = emulator.median_ms / hello.median_ms
+    cpu_ratio = emulator.median_cpu_ms / hello.median_cpu_ms
     rss = statistics.median(emulator.rss_bytes) / MIB
     return [
         Verdict(
             ratio <= VENV_START_RATIO_TARGET,
-            f"venv start {ratio:.2f}x the bare hello (target <= {VENV_START_RATIO_TARGET}x)",
+            f"venv start {ratio:.2f}x the bare hello (target <= {VENV_START_RATIO_TARGET}x); "
+            f"CPU until then {cpu_ratio:.2f}x",
         ),
         Verdict(
             rss <= IDLE_RSS_MIB_TARGET,
@@ -406,28 +445,40 @@ def report_venv_starts(results: dict[str, Result], runs: int) -> list[Verdict]:
     ]
 
 
+def print_table(results: dict[str, Result]) -> None:
+    """Wall and CPU medians, each against the first row's, min and max, idle RSS if any."""
+    print(
+        f"{'':46} {'median':>8} {'min':>8} {'max':>8} {'extra':>8} {'ratio':>6}"
+        f" {'CPU':>8} {'ratio':>6} {'idle RSS':>10}"
+    )
+    base = next(iter(results.values()))
+    for result in results.values():
+        rss = f"{statistics.median(result.rss_bytes) / MIB:6.1f} MiB" if result.rss_bytes else ""
+        print(
+            f"{result.target.name:46} {result.median_ms:6.0f}ms {min(result.ms):6.0f}ms"
+            f" {max(result.ms):6.0f}ms {result.median_ms - base.median_ms:+6.0f}ms"
+            f" {result.median_ms / base.median_ms:5.2f}x {result.median_cpu_ms:6.0f}ms"
+            f" {result.median_cpu_ms / base.median_cpu_ms:5.2f}x {rss:>10}"
+        )
+
+
 def report_imports(results: dict[str, Result], runs: int) -> list[Verdict]:
     print(f"\nimport costs, process spawn to exit, median of {runs}, env -i")
-    print(f"{'':46} {'median':>8} {'min':>8} {'max':>8} {'extra':>9}")
     names = list(results)
-    baselines = {names[1]: results[names[0]], names[3]: results[names[2]]}
     verdicts = []
-    for name, result in results.items():
-        base = baselines.get(name)
-        extra = "" if base is None else f"{result.median_ms - base.median_ms:+6.0f}ms"
-        print(
-            f"{name:46} {result.median_ms:6.0f}ms {min(result.ms):6.0f}ms"
-            f" {max(result.ms):6.0f}ms {extra:>9}"
-        )
-        if base is not None:
-            extra_ms = result.median_ms - base.median_ms
-            verdicts.append(
-                Verdict(
-                    extra_ms < IMPORT_EXTRA_MS_TARGET,
-                    f"{name}: {extra_ms:+.0f} ms over {base.target.name} "
-                    f"(target < {IMPORT_EXTRA_MS_TARGET:g} ms)",
-                )
+    for base_name, name in ((names[0], names[1]), (names[2], names[3])):
+        pair = {base_name: results[base_name], name: results[name]}
+        print_table(pair)
+        base, result = pair.values()
+        extra_ms = result.median_ms - base.median_ms
+        extra_cpu_ms = result.median_cpu_ms - base.median_cpu_ms
+        verdicts.append(
+            Verdict(
+                extra_ms < IMPORT_EXTRA_MS_TARGET,
+                f"{name}: {extra_ms:+.0f} ms over {base_name} "
+                f"(target < {IMPORT_EXTRA_MS_TARGET:g} ms); CPU {extra_cpu_ms:+.0f} ms",
             )
+        )
     return verdicts
 
 
@@ -509,15 +560,9 @@ def cache_key() -> str:
 
 def report_binaries(results: dict[str, Result], runs: int) -> list[Verdict]:
     print(f"\ncold start to the first 200, PyInstaller builds, median of {runs}, env -i")
-    print(f"{'':42} {'median':>8} {'min':>8} {'max':>8} {'size':>9} {'idle RSS':>10}")
+    print_table(results)
     for result in results.values():
-        size = result.size_bytes
-        shown = "" if size is None else f"{size / MB:.1f} MB"
-        print(
-            f"{result.target.name:42} {result.median_ms:6.0f}ms {min(result.ms):6.0f}ms"
-            f" {max(result.ms):6.0f}ms {shown:>9}"
-            f" {statistics.median(result.rss_bytes) / MIB:6.1f} MiB"
-        )
+        print(f"  size of {result.target.name}: {(result.size_bytes or 0) / MB:.1f} MB")
     print("\nbinary / hello binary")
     for kind in ("one-file", "one-dir"):
         ours, hello = results[f"emulator, {kind} binary"], results[f"hello, {kind} binary"]
