@@ -44,6 +44,7 @@ Examples:
     python scripts/bench_delivery.py --shared-client
     python scripts/bench_delivery.py --candidates --concurrency 1,16,64 --repeat 3
     python scripts/bench_delivery.py --concurrency 64 --repeat 3 --json
+    python scripts/bench_delivery.py --candidates --write docs/benchmarks   # the docs' tables
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ from _bench_common import (
     percentile,
     tail,
 )
+from _bench_tables import Run, Table, add_write_option, fmt, target_notes
 
 SCRIPTS = Path(__file__).resolve().parent
 RECEIVER_APP = SCRIPTS / "_bench_receiver.py"
@@ -111,6 +113,21 @@ BARE_LABELS = {
     "bare-lean": "the emulator's own HTTP transport, delivery/plainhttp.py (llhttp)",
     "bare-aiohttp": "aiohttp's client (C parser), one ClientSession per worker",
     "bare-h11": "h11 driven directly, one connection per worker, no httpcore",
+}
+
+# The rows of the docs' tables (`tables`).
+ROW_LABELS = {
+    "bare": "bare sender (httpx, a client per worker)",
+    "bare-shared": "bare sender, one shared httpx client",
+    "bare-lean": "bare sender on the lean transport",
+    "bare-aiohttp": "bare sender on aiohttp's client",
+    "bare-h11": "bare sender on h11",
+}
+CLIENT_LABELS = {
+    "bare-lean": "lean transport (`harbor_emulator.delivery.plainhttp`, with the receiver limits)",
+    "bare-aiohttp": "aiohttp",
+    "bare-h11": "h11, no httpcore",
+    "bare": "httpx (httpcore over h11)",
 }
 
 TARGET_RATIO = 0.7
@@ -673,6 +690,98 @@ def format_clients(report: Report) -> str:
     return "\n".join(lines)
 
 
+def tables(figures: dict[str, Any]) -> list[Table]:
+    """The docs' tables, from `Report.to_json()`: throughput, the clients' CPU when
+    measured, the fast-forward when run."""
+    concurrencies = figures["concurrencies"]
+    columns = [*(f"c={c}" for c in concurrencies)]
+    runs = {(r["target"], r["concurrency"], r["endpoints"]): r for r in figures["runs"]}
+    bare_targets = [t for t in ROW_LABELS if any(key[0] == t for key in runs)]
+
+    def cell(run: dict[str, Any] | None) -> str:
+        if run is None:
+            return "-"
+        flag = " (flagged)" if run["problems"] else ""
+        return f"{fmt(run['rate'])} ({fmt(run['p99_ms'], 1)}){flag}"
+
+    rows = [
+        [label] + [cell(runs.get((target, c, endpoints))) for c in concurrencies]
+        for target, endpoints, label in [
+            ("emulator", CAP_ENDPOINTS, f"emulator, {CAP_ENDPOINTS} endpoints on one receiver"),
+            ("emulator", 1, "emulator, 1 endpoint (at most a quarter of the slots)"),
+            *((target, 1, ROW_LABELS[target]) for target in bare_targets),
+        ]
+    ]
+    for endpoints in (CAP_ENDPOINTS, 1):
+        ratios = [fmt(figures["ratios"][f"c={c},endpoints={endpoints}"], 2) for c in concurrencies]
+        label = f"{endpoints} endpoints" if endpoints > 1 else "1 endpoint"
+        rows.append([f"emulator / bare sender, {label}", *ratios])
+    title = (
+        f"Deliveries to a local receiver, {figures['deliveries']:,} a run"
+        + (f", medians of {figures['repeat']}" if figures["repeat"] > 1 else "")
+        + f"; emulator and bare sender on core {EMULATOR_CORE}, receiver on core "
+        f"{RECEIVER_CORE}. Deliveries/s (p99 ms)."
+    )
+    notes = figures["problems"] + target_notes(figures["targets"])
+    out = [Table(["deliveries/s (p99 ms)", *columns], rows, title=title, notes=notes)]
+    if figures["candidates"]:
+        out.append(_clients_table(concurrencies, runs))
+    if forward := figures["fast_forward"]:
+        out.append(_fast_forward_table(forward))
+    return out
+
+
+def _clients_table(concurrencies: list[int], runs: dict[tuple[str, int, int], Any]) -> Table:
+    rows = []
+    for target, label in CLIENT_LABELS.items():
+        cells = []
+        for c in concurrencies:
+            sample, lean = runs.get((target, c, 1)), runs.get(("bare-lean", c, 1))
+            if sample is None or sample["cpu_us"] is None or not lean or not lean["cpu_us"]:
+                cells.append("-")
+                continue
+            times = sample["cpu_us"] / lean["cpu_us"]
+            cells.append(f"{fmt(sample['cpu_us'])} us, {times:.1f}x ({fmt(sample['rate'])}/s)")
+        rows.append([label, *cells])
+    title = (
+        "The HTTP clients: the bare sender's CPU per request (this process's CPU time over "
+        "its requests), against the lean transport's, and its rate."
+    )
+    columns = ["CPU per request, x lean (requests/s)", *(f"c={c}" for c in concurrencies)]
+    return Table(columns, rows, title=title)
+
+
+def _fast_forward_table(forward: dict[str, Any]) -> Table:
+    emulator_rate = forward["attempts_per_s"]
+    rows = [
+        [
+            f"emulator, --delivery-concurrency {forward['concurrency']}: resume and drain, "
+            f"then one {FF_DURATION} advance",
+            f"{forward['total_s']:.2f}",
+            fmt(forward["attempts"]),
+            fmt(emulator_rate),
+            "",
+        ]
+    ]
+    for bare in [forward["bare"], *forward["variants"]] if forward["bare"] else []:
+        rows.append(
+            [
+                f"{ROW_LABELS[bare['target']]}, {bare['concurrency']} workers",
+                f"{bare['seconds']:.2f}",
+                fmt(bare["deliveries"]),
+                fmt(bare["rate"]),
+                f"{emulator_rate / bare['rate']:.2f}" if bare["rate"] else "-",
+            ]
+        )
+    title = (
+        f"Fast-forward {FF_DURATION}: {forward['deliveries']:,} deliveries to a receiver "
+        f"answering 500, clock frozen, every attempt counted by the receiver; the bare "
+        f"senders make the same requests."
+    )
+    columns = ["", "seconds", "attempts", "attempts/s", "emulator / this"]
+    return Table(columns, rows, title=title, notes=list(forward["problems"]))
+
+
 def format_report(report: Report) -> str:
     cap = ", ".join(f"{max(1, c // 4)} at c={c}" for c in report.concurrencies)
     lines = [
@@ -822,6 +931,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--emulator-cmd", default=None, help="how to start the emulator")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    add_write_option(parser)
     args = parser.parse_args(argv)
     try:
         args.concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
@@ -852,6 +962,7 @@ async def run_bench(bench: Bench, args: argparse.Namespace, report: Report) -> N
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     handle_interrupts()
+    run = Run(__file__, argv)
 
     def log(msg: str) -> None:
         # Progress goes to stderr so that --json output stays parseable.
@@ -891,6 +1002,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"bench failed: {exc}")
         return 2
 
+    if args.write:
+        run.write(args.write, "delivery", "Deliveries", report.to_json(), tables)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -31,6 +31,7 @@ Examples:
     python scripts/bench_events.py
     python scripts/bench_events.py --repeat 3 --json
     python scripts/bench_events.py --peers none --concurrency 16
+    python scripts/bench_events.py --repeat 3 --write docs/benchmarks   # the table docs embed
     # Self-test of the harness: the baseline stands in for the emulator.
     python scripts/bench_events.py --emulator-cmd '{python} {baseline_app} --port {port} --db {db}'
 """
@@ -72,6 +73,7 @@ from _bench_peers import (
     post_once,
     prepare,
 )
+from _bench_tables import Run, Table, add_write_option, fmt, target_notes
 
 BASELINE_APP = Path(__file__).resolve().parent / "_bench_baseline_app.py"
 
@@ -84,6 +86,12 @@ DEFAULT_EMULATOR_CMD = (
 )
 DEFAULT_BASELINE_CMD = "{python} {baseline_app} --port {port} --db {db}"
 EMULATOR, BASELINE = "emulator", "baseline"
+ROW_LABELS = {
+    EMULATOR: "emulator, req/s (p99 ms)",
+    BASELINE: "durable baseline (bare Starlette + aiosqlite INSERT and commit)",
+    "wiremock": "WireMock {version}, one canned stub",
+    "prism": "Prism {version} mocking `openapi.yaml`",
+}
 
 SERVER_CORE = "0"
 WRK_CORE = "1"
@@ -589,6 +597,49 @@ def format_report(report: Report) -> str:
     return "\n".join(lines)
 
 
+def tables(figures: dict[str, Any]) -> list[Table]:
+    """The docs' table, from `Report.to_json()`: req/s (p99 ms) per target, then ratios."""
+    concurrencies = figures["concurrencies"]
+    versions = {EMULATOR: "", BASELINE: ""} | {
+        peer["name"]: peer["version"] for peer in figures["peers"] if peer["state"] == "ran"
+    }
+    runs = {(run["target"], run["concurrency"]): run for run in figures["runs"]}
+
+    def cell(run: dict[str, Any] | None) -> str:
+        if run is None:
+            return "-"
+        flag = " (flagged)" if run["flagged"] else ""
+        return f"{fmt(run['rps'])} ({fmt(run['p99_ms'], 1)}){flag}"
+
+    rows = [
+        [ROW_LABELS[name].format(version=version)]
+        + [cell(runs.get((name, c))) for c in concurrencies]
+        for name, version in versions.items()
+    ]
+    for other in list(versions)[1:]:
+        ratios = figures["ratios_vs"][other]
+        rows.append([f"emulator / {other}"] + [fmt(ratios[str(c)], 2) for c in concurrencies])
+    notes = [
+        f"{peer['name']} {peer['version']} {peer['state']}: {peer['reason']}"
+        for peer in figures["peers"]
+        if peer["state"] != "ran"
+    ]
+    if figures["startup_median_s"] is not None:
+        notes.append(
+            f"Start-up of `harbor-emulator start --db` to healthy: median "
+            f"{figures['startup_median_s']:.3f} s of {len(figures['startup_s'])}."
+        )
+    title = (
+        f"`POST /v1/events` with `--db` (durable: WAL, `synchronous=FULL`), "
+        f"{figures['seconds']:g} s a run"
+        + (f", medians of {figures['repeat']}" if figures["repeat"] > 1 else "")
+        + f"; server on core {SERVER_CORE}, wrk on core {WRK_CORE}; databases on "
+        f"{figures['db_filesystem']}."
+    )
+    columns = ["", *(f"c={c}" for c in concurrencies)]
+    return [Table(columns, rows, title=title, notes=notes + target_notes(figures["targets"]))]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -638,6 +689,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"where the peers are installed (default {default_cache_dir()})",
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    add_write_option(parser)
     args = parser.parse_args(argv)
     try:
         args.concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
@@ -658,6 +710,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     handle_interrupts()
+    run = Run(__file__, argv)
 
     def log(msg: str) -> None:
         # Progress goes to stderr so that --json output stays parseable.
@@ -714,6 +767,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"bench failed: {exc}")
         return 2
 
+    if args.write:
+        run.write(args.write, "events", "POST /v1/events", report.to_json(), tables)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

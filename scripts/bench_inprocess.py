@@ -10,6 +10,7 @@ are done before the first start: a test session pays them once, whatever it star
 Examples:
     python scripts/bench_inprocess.py
     python scripts/bench_inprocess.py --runs 30 --json
+    python scripts/bench_inprocess.py --write docs/benchmarks   # the table docs embed
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ import json
 import statistics
 import sys
 import time
+from typing import Any
 from urllib.parse import urlsplit
+
+from _bench_tables import Run, Table, add_write_option, fmt
 
 from harbor_emulator.testing import EmulatorServer
 
 TARGET_MS = 300.0
+LABELS = {
+    "start": "`EmulatorServer().start()`",
+    "start_to_first_health": "start to the first health answer",
+    "stop": "stop",
+}
 
 
 def one_start() -> tuple[float, float, float]:
@@ -60,14 +69,28 @@ def summary(samples: list[float]) -> dict[str, float]:
     return {"median_ms": round(statistics.median(ordered), 1), "p90_ms": round(p90, 1)}
 
 
-def main() -> int:
+def tables(result: dict[str, Any]) -> list[Table]:
+    rows = [
+        [label, fmt(result[key]["median_ms"], 1), fmt(result[key]["p90_ms"], 1)]
+        for key, label in LABELS.items()
+    ]
+    met = "met" if result["target_met"] else "NOT met"
+    note = f"Target: start to ready p90 under {result['target_ms']:g} ms: {met}."
+    columns = ["in-process emulator, fresh state, port 0", "median ms", "p90 ms"]
+    title = f"{result['runs']} starts, imports done before the first."
+    return [Table(columns, rows, title=title, notes=[note])]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="starts to measure (default 10)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args()
+    add_write_option(parser)
+    args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
+    run = Run(__file__, argv)
     runs = [one_start() for _ in range(args.runs)]
     result = {
         "runs": args.runs,
@@ -77,6 +100,8 @@ def main() -> int:
         "target_ms": TARGET_MS,
     }
     result["target_met"] = result["start_to_first_health"]["p90_ms"] < TARGET_MS
+    if args.write:
+        run.write(args.write, "inprocess", "In-process start", result, tables)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -32,6 +32,7 @@ rows), 2 when the bench itself could not run.
 Examples:
     python scripts/bench_scale.py                     # 1,000,000 events: several minutes
     python scripts/bench_scale.py --events 20000 --deliveries 2000 --page 100
+    python scripts/bench_scale.py --write docs/benchmarks   # the tables docs embed
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from _bench_common import (
     mark,
     tail,
 )
+from _bench_tables import Run, Table, add_write_option, fmt
 
 SCRIPTS = Path(__file__).resolve().parent
 RECEIVER_APP = SCRIPTS / "_bench_receiver.py"
@@ -546,6 +548,75 @@ def print_report(report: Report) -> None:
         print(f"FLAGGED: {problem}")
 
 
+def tables(figures: dict[str, Any]) -> list[Table]:
+    """The docs' tables, from the report's JSON: fill, memory and disk, then the lists."""
+    events, deliveries = figures["events"], figures["deliveries"]
+    rows = [
+        [
+            f"fill through the API ({figures['concurrency']} connections, `--db` on "
+            f"{figures['db_filesystem']})",
+            f"{fmt(figures['fill_rate'])} events/s",
+        ]
+    ]
+    if figures["drain_s"]:
+        rows.append(["the drain of the deliveries after the fill", f"{figures['drain_s']:.1f} s"])
+    rows += [
+        [f"server RSS, {m['moment']}", f"{m['rss_mb']:.1f} MB (peak {m['peak_mb']:.1f} MB)"]
+        for m in figures["memory"]
+    ]
+    if size := figures["size"]:
+        whole = (size["db_bytes"] + size["wal_bytes"]) / events
+        rows.append(
+            ["database on disk after a checkpoint, whole file", f"{fmt(whole)} B per event"]
+        )
+        if by_table := size["by_table"]:
+            per_event = by_table.get("events", 0) / events
+            rows.append(["events with their indexes", f"{fmt(per_event)} B per event"])
+            if deliveries:
+                per_delivery = (by_table.get("deliveries", 0) + by_table.get("attempts", 0)) / (
+                    deliveries
+                )
+                rows.append(
+                    [
+                        "deliveries and attempts with their indexes",
+                        f"{fmt(per_delivery)} B per delivery",
+                    ]
+                )
+    peak_rss = max((m["rss_mb"] for m in figures["memory"]), default=0.0)
+    notes = [
+        f"Target RSS < {TARGET_RSS_MB:g} MB: {'met' if peak_rss < TARGET_RSS_MB else 'MISSED'}."
+    ]
+    title = f"{events:,} events through the API, {deliveries:,} of them " + (
+        "held (webhook paused)." if figures["paused"] else "delivered to a local receiver."
+    )
+    out = [Table(["", ""], rows, title=title, notes=notes + figures["problems"])]
+    lists = [
+        [
+            li["name"],
+            fmt(li["rows"]),
+            fmt(li["page"]),
+            fmt(li["page1_ms"], 2),
+            fmt(li["deep_ms"], 2),
+            f"{li['deep_ms'] / li['page1_ms']:.2f}" if li["page1_ms"] else "-",
+        ]
+        for li in figures["listings"]
+    ]
+    notes = [
+        f"{probe['name']}: {probe['first_ms']:.2f} ms against {probe['last_ms']:.2f} ms "
+        f"({probe['first_ms'] / probe['last_ms']:.2f}x)."
+        for probe in figures["probes"]
+        if probe["last_ms"]
+    ]
+    notes.append(f"Target: a deep page within {TARGET_PAGE_RATIO}x of page 1 (medians).")
+    columns = ["list (by cursor)", "rows", "deep page", "page 1 ms", "deep page ms", "deep / 1"]
+    title = (
+        f"Page 1 against a deep page, {figures['limit']} rows a page, medians of "
+        f"{figures['reads']} reads."
+    )
+    out.append(Table(columns, lists, title=title, notes=notes))
+    return out
+
+
 def parse_args(argv: list[str] | None) -> Any:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -559,6 +630,7 @@ def parse_args(argv: list[str] | None) -> Any:
     parser.add_argument("--emulator-cmd", default=DEFAULT_EMULATOR_CMD)
     parser.add_argument("--db-dir", type=Path, help="where the database lives (default: a tmp dir)")
     parser.add_argument("--json", action="store_true", help="also print the report as JSON")
+    add_write_option(parser)
     args = parser.parse_args(argv)
     if not 0 <= args.deliveries <= args.events or args.events < 1:
         parser.error("need 1 <= events and 0 <= deliveries <= events")
@@ -570,6 +642,7 @@ def parse_args(argv: list[str] | None) -> Any:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     handle_interrupts()
+    run_facts = Run(__file__, argv)
     procs = Processes()
     try:
         check_cores("the emulator on core 0, the receiver and this client on core 1")
@@ -600,6 +673,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         procs.stop_all()
     print_report(report)
+    if args.write:
+        figures = asdict(report) | {
+            "fill_rate": report.fill_rate,
+            "limit": args.limit,
+            "reads": args.reads,
+        }
+        run_facts.write(args.write, "scale", "Scale", figures, tables)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     return 1 if report.problems else 0

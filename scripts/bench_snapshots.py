@@ -15,6 +15,7 @@ instead of the default private tmpfs state.
 Examples:
     python scripts/bench_snapshots.py
     python scripts/bench_snapshots.py --rounds 7 --db /tmp/bench.db --json
+    python scripts/bench_snapshots.py --write docs/benchmarks   # the table docs embed
 """
 
 from __future__ import annotations
@@ -30,8 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _bench_common import filesystem_type
+from _bench_tables import Run, Table, add_write_option, fmt
 
 WORKSPACE = "ws_bench"
+STEPS = {
+    "reset_and_load": "reset + fixtures load",
+    "save": "snapshot save",
+    "restore": "snapshot restore",
+}
 
 
 def document(endpoints: int, events: int) -> dict[str, Any]:
@@ -87,14 +95,32 @@ def check(response: httpx.Response) -> None:
         raise SystemExit(f"{response.request.method} {response.request.url}: {response.text}")
 
 
-def main() -> None:
+def tables(summary: dict[str, Any]) -> list[Table]:
+    rows = [
+        [label, fmt(summary[step]["median_ms"], 1), fmt(summary[step]["max_ms"], 1)]
+        for step, label in STEPS.items()
+    ]
+    rebuild, restore = summary["reset_and_load"]["median_ms"], summary["restore"]["median_ms"]
+    times = f"{rebuild / restore:,.1f}x" if restore else "-"
+    rows.append(["reset + load / restore (medians)", times, ""])
+    state = f"a durable --db on {summary['db_filesystem']}" if summary["db"] else "tmpfs state"
+    title = (
+        f"{summary['endpoints']:,} endpoints and {summary['events']:,} events, {state}, "
+        f"{summary['rounds']} rounds; snapshot {summary['snapshot_bytes'] / 1e6:.1f} MB."
+    )
+    return [Table(["", "median ms", "max ms"], rows, title=title)]
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoints", type=int, default=1_000)
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--db", default=None, help="a durable --db file (default: tmpfs)")
     parser.add_argument("--json", action="store_true")
-    options = parser.parse_args()
+    add_write_option(parser)
+    options = parser.parse_args(argv)
+    run = Run(__file__, argv)
 
     body = json.dumps(document(options.endpoints, options.events)).encode()
     if options.db:
@@ -129,11 +155,23 @@ def main() -> None:
         process.terminate()
         process.wait(timeout=60)
 
-    summary = {
+    summary: dict[str, Any] = {
         name: {"median_ms": round(statistics.median(v), 1), "max_ms": round(max(v), 1)}
         for name, v in results.items()
     }
-    summary["snapshot_bytes"] = size  # type: ignore[assignment]
+    summary |= {
+        "snapshot_bytes": size,
+        "endpoints": options.endpoints,
+        "events": options.events,
+        "rounds": options.rounds,
+        "db": bool(options.db),
+        "db_filesystem": filesystem_type(Path(options.db).resolve()) if options.db else "tmpfs",
+    }
+    if options.write:
+        # The durable run is a table of its own: docs show both side by side.
+        name = "snapshots-db" if options.db else "snapshots"
+        title = "Snapshots, durable --db" if options.db else "Snapshots, tmpfs state"
+        run.write(options.write, name, title, summary, tables)
     if options.json:
         print(json.dumps(summary, indent=2))
         return

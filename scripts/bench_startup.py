@@ -3,6 +3,7 @@
 harbor-emulator ships, against a bare Starlette hello app measured in the same run.
 
     scripts/bench_startup.py [--runs 7] [--venv-only] [--venv DIR] [--rebuild]
+                             [--write docs/benchmarks]
 
 From a venv (issue 27's targets):
 
@@ -43,6 +44,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from _bench_tables import Run, Table, add_write_option, fmt
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_VENV = ROOT / "build" / "bench-venv"
@@ -144,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rebuild", action="store_true", help="rebuild the binaries even if dist/ has them"
     )
+    add_write_option(parser)
     options = parser.parse_args(argv)
+    run = Run(__file__, argv)
     venv = options.venv.resolve() if options.venv else install_bench_venv()
     python = str(venv / "bin" / "python")
     verdicts: list[Verdict] = []
@@ -189,8 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             run_once,
         )
         verdicts += report_imports(imports, options.runs)
-        verdicts += report_per_test_costs(venv, options.runs)
+        costs = measure_per_test_costs(venv, options.runs)
+        verdicts += report_per_test_costs(costs, options.runs)
 
+    binaries: dict[str, Result] = {}
     if not options.venv_only:
         binaries = measure_binaries(options.runs, options.rebuild)
         verdicts += report_binaries(binaries, options.runs)
@@ -198,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntargets")
     for verdict in verdicts:
         print(f"  [{'PASS' if verdict.met else 'FAIL'}] {verdict.text}")
+    if options.write:
+        measured = figures(starts, binaries, imports, costs, options.runs)
+        run.write(options.write, "startup", "Start-up and size", measured, tables)
     print_import_profile(python)
     return 0
 
@@ -482,8 +493,7 @@ def report_imports(results: dict[str, Result], runs: int) -> list[Verdict]:
     return verdicts
 
 
-def report_per_test_costs(venv: Path, runs: int) -> list[Verdict]:
-    costs = measure_per_test_costs(venv, runs)
+def report_per_test_costs(costs: dict[str, list[float]], runs: int) -> list[Verdict]:
     names = ", ".join(path.name for path in BUNDLED_FIXTURES)
     print(f"\nper test, on a started emulator, median of {runs} after the first")
     print(f"  (fixtures load: {names}, one request each, on a reset state)")
@@ -583,6 +593,172 @@ def report_binaries(results: dict[str, Result], runs: int) -> list[Verdict]:
             f"one-file size {size / MB:.1f} MB (target < {SIZE_TARGET_MB} MB)",
         ),
     ]
+
+
+def figures(
+    starts: dict[str, Result],
+    binaries: dict[str, Result],
+    imports: dict[str, Result],
+    costs: dict[str, list[float]],
+    runs: int,
+) -> dict[str, Any]:
+    """The run's figures for --write. `targets`, `ratios` and the binary targets keep the
+    shape of the runs written before the venv's figures were added, which `tables` reads."""
+    measured: dict[str, Any] = {
+        "runs": runs,
+        "targets": [
+            {
+                "name": name,
+                "start_ms": [round(ms, 1) for ms in result.ms],
+                "median_ms": round(result.median_ms, 1),
+                "size_bytes": result.size_bytes,
+                "median_cpu_ms": round(result.median_cpu_ms, 1),
+                "idle_rss_mib": round(statistics.median(result.rss_bytes) / MIB, 1),
+            }
+            for name, result in {**starts, **binaries}.items()
+        ],
+    }
+    hello, emulator = starts.values()
+    measured["venv"] = {
+        "start_ratio": round(emulator.median_ms / hello.median_ms, 3),
+        "cpu_ratio": round(emulator.median_cpu_ms / hello.median_cpu_ms, 3),
+        "start_ratio_target": VENV_START_RATIO_TARGET,
+        "idle_rss_mib": round(statistics.median(emulator.rss_bytes) / MIB, 1),
+        "hello_idle_rss_mib": round(statistics.median(hello.rss_bytes) / MIB, 1),
+        "idle_rss_target_mib": IDLE_RSS_MIB_TARGET,
+    }
+    names = list(imports)
+    measured["imports"] = [
+        {
+            "name": name,
+            "base": base,
+            "median_ms": round(imports[name].median_ms, 1),
+            "extra_ms": round(imports[name].median_ms - imports[base].median_ms, 1),
+            "extra_cpu_ms": round(imports[name].median_cpu_ms - imports[base].median_cpu_ms, 1),
+        }
+        for base, name in ((names[0], names[1]), (names[2], names[3]))
+    ]
+    measured["import_extra_target_ms"] = IMPORT_EXTRA_MS_TARGET
+    measured["per_test"] = [
+        {
+            "name": name,
+            "median_ms": round(statistics.median(timings[1:]), 2),
+            "first_ms": round(timings[0], 2),
+            "target_ms": target_ms,
+        }
+        for (name, timings), target_ms in zip(
+            costs.items(), (RESET_MS_TARGET, FIXTURES_MS_TARGET), strict=True
+        )
+    ]
+    if binaries:
+        ratios = {}
+        for kind in ("one-file", "one-dir"):
+            ours, hello_binary = (
+                binaries[f"emulator, {kind} binary"],
+                binaries[f"hello, {kind} binary"],
+            )
+            ratios[kind] = {
+                "start": round(ours.median_ms / hello_binary.median_ms, 3),
+                "size": round((ours.size_bytes or 0) / (hello_binary.size_bytes or 1), 3),
+            }
+        onefile_bytes = binaries["emulator, one-file binary"].size_bytes or 0
+        measured |= {
+            "ratios": ratios,
+            "start_ratio_target": BINARY_START_RATIO_TARGET,
+            "start_ratio_met": ratios["one-file"]["start"] <= BINARY_START_RATIO_TARGET,
+            "size_target_mb": SIZE_TARGET_MB,
+            "size_met": onefile_bytes < SIZE_TARGET_MB * MB,
+        }
+    return measured
+
+
+def tables(measured: dict[str, Any]) -> list[Table]:
+    """The Markdown tables of a run's figures (also of runs written before the venv's)."""
+    met = {True: "met", False: "NOT met"}
+    result = [
+        Table(
+            ["", "median ms", "min ms", "max ms", "size MB"],
+            [
+                [
+                    target["name"],
+                    fmt(target["median_ms"]),
+                    fmt(min(target["start_ms"])),
+                    fmt(max(target["start_ms"])),
+                    "" if target["size_bytes"] is None else fmt(target["size_bytes"] / MB, 1),
+                ]
+                for target in measured["targets"]
+            ],
+            title=f"Cold start to the first 200, {measured['runs']} starts each after one "
+            "warm-up, run as `env -i` would.",
+        )
+    ]
+    if "venv" in measured:
+        venv = measured["venv"]
+        result.append(
+            Table(
+                ["`harbor-emulator start` / bare Starlette hello, same venv", "ratio"],
+                [
+                    ["start to the first 200 (wall, medians)", f"{venv['start_ratio']:.2f}x"],
+                    ["CPU time until then (medians)", f"{venv['cpu_ratio']:.2f}x"],
+                ],
+                notes=[
+                    f"Target: within {venv['start_ratio_target']}x: "
+                    f"{met[venv['start_ratio'] <= venv['start_ratio_target']]}.",
+                    f"Idle RSS after start: {fmt(venv['idle_rss_mib'], 1)} MiB (the hello: "
+                    f"{fmt(venv['hello_idle_rss_mib'], 1)} MiB); target <= "
+                    f"{fmt(venv['idle_rss_target_mib'])} MiB: "
+                    f"{met[venv['idle_rss_mib'] <= venv['idle_rss_target_mib']]}.",
+                ],
+            )
+        )
+        target_ms = measured["import_extra_target_ms"]
+        result.append(
+            Table(
+                ["import", "median ms", "extra ms", "extra CPU ms"],
+                [
+                    [
+                        f"{row['name']} (vs {row['base']})",
+                        fmt(row["median_ms"]),
+                        fmt(row["extra_ms"]),
+                        fmt(row["extra_cpu_ms"]),
+                    ]
+                    for row in measured["imports"]
+                ],
+                notes=[
+                    f"Target: under {fmt(target_ms)} ms extra each: "
+                    f"{met[all(row['extra_ms'] < target_ms for row in measured['imports'])]}."
+                ],
+            )
+        )
+        result.append(
+            Table(
+                ["per test, on a started emulator", "median ms", "first ms", "target ms"],
+                [
+                    [
+                        row["name"],
+                        fmt(row["median_ms"], 1),
+                        fmt(row["first_ms"], 1),
+                        fmt(row["target_ms"]),
+                    ]
+                    for row in measured["per_test"]
+                ],
+            )
+        )
+    if "ratios" in measured:
+        ratios = measured["ratios"]
+        result.append(
+            Table(
+                ["emulator / hello app", "start (medians)", "size"],
+                [[kind, f"{r['start']:.2f}x", f"{r['size']:.2f}x"] for kind, r in ratios.items()],
+                notes=[
+                    f"Target: the one-file binary starts within {measured['start_ratio_target']}x"
+                    f" of the hello one-file: {met[measured['start_ratio_met']]}.",
+                    f"Target: the one-file binary weighs under {measured['size_target_mb']} MB: "
+                    f"{met[measured['size_met']]}.",
+                ],
+            )
+        )
+    return result
 
 
 def print_import_profile(python: str, top: int = 12) -> None:

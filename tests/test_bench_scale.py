@@ -5,6 +5,7 @@ Only that it runs and reports: the figures themselves are never asserted (issue 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +22,12 @@ pytestmark = skip_policy.skip_if(
 
 
 def test_a_tiny_run_exits_0_and_prints_the_figures(tmp_path: Path) -> None:
+    (tmp_path / "db").mkdir()
     result = subprocess.run(
         [
             *(sys.executable, str(SCRIPT), "--events", "300", "--deliveries", "30"),
             *("--page", "3", "--limit", "20", "--reads", "2", "--settle", "0"),
-            *("--db-dir", str(tmp_path)),
+            *("--db-dir", str(tmp_path / "db"), "--write", str(tmp_path / "tables")),
         ],
         capture_output=True,
         text=True,
@@ -49,4 +51,15 @@ def test_a_tiny_run_exits_0_and_prints_the_figures(tmp_path: Path) -> None:
         assert figure in out, out
     assert "FLAGGED" not in out
     # The temporary state is gone with the bench.
-    assert list(tmp_path.iterdir()) == []
+    assert list((tmp_path / "db").iterdir()) == []
+    # --write: the tables the docs embed, made from the figures the JSON holds.
+    written = json.loads((tmp_path / "tables" / "scale.json").read_text())
+    assert written["figures"]["counts"]["events"] == 300
+    summary, lists = written["tables"]
+    assert summary["rows"][0][1].endswith(" events/s")
+    assert [row[0] for row in lists["rows"]][-1] == "GET /_control/deliveries"
+    markdown = (tmp_path / "tables" / "scale.md").read_text()
+    assert [line for line in markdown.splitlines() if line.startswith("| ---")] == [
+        "| --- | --- |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -245,6 +246,7 @@ def test_a_one_second_run_with_the_baseline_as_emulator(tmp_path: Path) -> None:
             sys.executable, str(SCRIPTS / "bench_events.py"),
             "--seconds", "1", "--warmup", "0", "--startup-runs", "0", "--concurrency", "1",
             "--peers", "none", "--emulator-cmd", emulator_cmd, "--json",
+            "--write", str(tmp_path / "tables"),
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "TMPDIR": str(tmp_path)},
@@ -257,6 +259,17 @@ def test_a_one_second_run_with_the_baseline_as_emulator(tmp_path: Path) -> None:
     ]
     assert all(r["requests"] > 0 and not r["flagged"] for r in data["runs"])
     assert data["peers"] == [] and data["flagged"] is False
+    # --write: the same figures, and the table the docs embed made from them.
+    written = json.loads((tmp_path / "tables" / "events.json").read_text())
+    assert written["figures"]["runs"] == data["runs"]
+    assert written["tables"] == [asdict(t) for t in bench.tables(written["figures"])]
+    rows = written["tables"][0]["rows"]
+    assert [row[0] for row in rows] == [
+        "emulator, req/s (p99 ms)",
+        "durable baseline (bare Starlette + aiosqlite INSERT and commit)",
+        "emulator / baseline",
+    ]
+    assert (tmp_path / "tables" / "events.md").is_file()
 
 
 def test_a_short_delivery_run_with_every_bare_variant(tmp_path: Path) -> None:
@@ -268,6 +281,7 @@ def test_a_short_delivery_run_with_every_bare_variant(tmp_path: Path) -> None:
             sys.executable, str(SCRIPTS / "bench_delivery.py"),
             "--concurrency", "4", "--deliveries", "8", "--ff-deliveries", "5",
             "--ff-concurrency", "4", "--shared-client", "--lean-bare", "--json",
+            "--write", str(tmp_path / "tables"),
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "TMPDIR": str(tmp_path)},
@@ -291,6 +305,13 @@ def test_a_short_delivery_run_with_every_bare_variant(tmp_path: Path) -> None:
         "fast-forward 72h, 5 deliveries, all attempts (s)",
         "fast-forward attempts/s",
     ]
+    written = json.loads((tmp_path / "tables" / "delivery.json").read_text())
+    delivery = _load("bench_delivery")
+    assert written["tables"] == [asdict(t) for t in delivery.tables(written["figures"])]
+    throughput, forward = written["tables"]  # no clients' table without --candidates
+    assert len(throughput["rows"]) == 2 + 3 + 2  # emulator twice, 3 bare senders, 2 ratios
+    # The emulator, the bare sender and the lean one (the shared client is not run here).
+    assert [row[2] for row in forward["rows"]] == ["40", "40", "40"]
 
 
 def test_a_short_delivery_run_with_the_http_client_candidates(tmp_path: Path) -> None:
@@ -300,7 +321,7 @@ def test_a_short_delivery_run_with_the_http_client_candidates(tmp_path: Path) ->
         [
             sys.executable, str(SCRIPTS / "bench_delivery.py"),
             "--concurrency", "2", "--deliveries", "8", "--ff-deliveries", "0", "--candidates",
-            "--json",
+            "--json", "--write", str(tmp_path / "tables"),
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "TMPDIR": str(tmp_path)},
@@ -311,6 +332,11 @@ def test_a_short_delivery_run_with_the_http_client_candidates(tmp_path: Path) ->
     bare = {r["target"]: r for r in data["runs"] if r["target"].startswith("bare")}
     assert sorted(bare) == ["bare", "bare-aiohttp", "bare-h11", "bare-lean"]
     assert all(r["deliveries"] == 8 and r["cpu_us"] > 0 for r in bare.values())
+    written = json.loads((tmp_path / "tables" / "delivery.json").read_text())
+    clients = written["tables"][1]  # no fast-forward table with --ff-deliveries 0
+    assert len(written["tables"]) == 2 and clients["columns"][1] == "c=2"
+    lean_row = clients["rows"][0]  # the lean transport against itself
+    assert lean_row[0].startswith("lean transport") and " us, 1.0x (" in lean_row[1]
 
 
 def test_the_candidates_table_sets_each_client_against_the_lean_transport() -> None:

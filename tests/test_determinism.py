@@ -59,7 +59,7 @@ class Script:
         response = self.http.request(method, path, json=body, headers=headers)
         assert response.status_code < 500, response.text
         label = f"{method} {path}"
-        # The one field defined by host time: the clock's offset from it (README).
+        # The one field defined by host time: the clock's offset from it (docs/guarantees.md).
         content, offsets = OFFSET.subn(b'"offset_seconds":_', response.content)
         headers = [
             (name, value)

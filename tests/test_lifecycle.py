@@ -337,16 +337,24 @@ def private_state_of(pid: int) -> Path | None:
 
 
 def test_a_second_signal_ends_it_at_once(started: Callable[..., Started]) -> None:
-    emulator = started(*START_ARGS)
-    with contextlib.ExitStack() as keep:
-        # The clean stop waits OPEN_RESPONSE_SECONDS for the drain before cutting it.
-        busy_with_a_silent_receiver(emulator.url(), keep)
-        emulator.process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)  # a second signal, not a copy of the first
-        emulator.process.send_signal(signal.SIGTERM)
-        status = emulator.exit_status_within(0.5, "the second SIGTERM")
+    # The second signal must land after SAME_SIGNAL_SECONDS (else it is a copy of the first)
+    # and before the clean stop ends OPEN_RESPONSE_SECONDS later. A host too loaded to send
+    # it inside that window lets the clean stop win (exit 0): that round proves nothing, so
+    # it is tried again, a bounded number of times.
+    rounds = []
+    for _ in range(3):
+        emulator = started(*START_ARGS)
+        with contextlib.ExitStack() as keep:
+            busy_with_a_silent_receiver(emulator.url(), keep)
+            emulator.process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # a second signal, not a copy of the first
+            emulator.process.send_signal(signal.SIGTERM)
+            status = emulator.exit_status_within(STOP_SECONDS, "the second SIGTERM")
+        rounds.append(status)
+        if status != 0:
+            break
     # The status of death by SIGTERM, not the clean stop's 0.
-    assert status == 128 + signal.SIGTERM, emulator.stderr()
+    assert status == 128 + signal.SIGTERM, f"exit statuses {rounds}\n{emulator.stderr()}"
     assert "second signal (SIGTERM): exiting at once" in emulator.stderr()
 
 

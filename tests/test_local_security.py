@@ -22,7 +22,7 @@ from tests import skip_policy
 from tests.conftest import TEST_KEY, Emulator, error_of
 from tests.test_cli_start import running
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+GUARANTEES = Path(__file__).resolve().parents[1] / "docs" / "guarantees.md"
 KEY = {"Authorization": f"Bearer {TEST_KEY}"}
 EVIL = "http://evil.example"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -323,7 +323,7 @@ def test_the_control_token_is_checked_before_redirects_and_404s() -> None:
         assert error_of(cross)["code"] == "cross_site_request"
 
 
-# -- the start command and the README's examples ---------------------------------------
+# -- the start command and the examples of docs/guarantees.md ----------------------------
 
 
 def test_the_docker_images_command_answers_a_service_name() -> None:
@@ -337,13 +337,13 @@ def test_the_docker_images_command_answers_a_service_name() -> None:
         assert answer.status_code == 200, answer.text
 
 
-def _readme_section() -> str:
-    text = README.read_text()
+def _doc_section() -> str:
+    text = GUARANTEES.read_text()
     return text[text.index("## Local security") :].split("\n## ", 1)[0]
 
 
-def test_the_readme_allowed_host_example_runs() -> None:
-    (block,) = re.findall(r"^```sh\n(.*?)^```", _readme_section(), re.MULTILINE | re.DOTALL)
+def test_the_doc_allowed_host_example_runs() -> None:
+    (block,) = re.findall(r"^```sh\n(.*?)^```", _doc_section(), re.MULTILINE | re.DOTALL)
     command = shlex.split(block)
     assert command[:2] == ["harbor-emulator", "start"]
     name = command[command.index("--allowed-host") + 1]
@@ -356,8 +356,8 @@ def test_the_readme_allowed_host_example_runs() -> None:
 
 
 @skip_policy.needs_tools("curl", install=skip_policy.CURL)
-def test_the_readme_curl_reset_needs_no_content_type(raw: httpx.Client) -> None:
-    (line,) = re.findall(r"`(curl -X POST [^`]*)`", _readme_section())
+def test_the_doc_curl_reset_needs_no_content_type(raw: httpx.Client) -> None:
+    (line,) = re.findall(r"`(curl -X POST [^`]*)`", _doc_section())
     _create_event(raw)
     command = shlex.split(line.replace("http://127.0.0.1:4280", str(raw.base_url).rstrip("/")))
     answer = subprocess.run(

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from tests import skip_policy
 from tests.test_binary import READY_LINE, binary  # noqa: F401  (binary: a fixture)
@@ -70,76 +69,11 @@ def test_each_file_is_shown_verbatim(path: str) -> None:
     )
 
 
-def readme_example() -> str:
-    section = (ROOT / "README.md").read_text().split("## Node and TypeScript\n", 1)[1]
+def first_test_example() -> str:
+    section = PAGE.read_text().split("### A first test\n", 1)[1]
     match = re.search(r"^```ts\n(?P<code>.*?)^```$", section, re.S | re.M)
-    assert match is not None, "README.md's Node and TypeScript section has no ts example"
+    assert match is not None, "docs/node.md's A first test has no ts example"
     return match["code"]
-
-
-TYPES = ROOT / "npm" / "harbor-emulator" / "src" / "types.ts"
-# The TypeScript interface of each control API answer, and where openapi.yaml defines it.
-TYPED = {
-    "ClockReading": "Clock",
-    "SinkRequest": "SinkRequest",
-    "SinkResponse": "ScriptedResponseInput",
-    "SinkScript": "ScriptedSink",
-    "ApiFault": "ApiFault",
-    "DeliveryFault": "DeliveryFault",
-    "FixturesLoaded": "FixturesLoaded",
-    "Delivery": "Delivery",
-    "DeliveryAttempt": "Attempt",
-    "HarborEvent": "Event",
-    "Health": ("/_control/health", "get"),
-    "DrainResult": ("/_control/deliveries/drain", "post"),
-    "Snapshot": "Snapshot",
-}
-
-
-def typescript_fields() -> dict[str, dict[str, bool]]:
-    """Each interface of types.ts: field name -> optional, with `extends` folded in."""
-    found: dict[str, dict[str, bool]] = {}
-    pattern = r"interface (\w+)(?: extends (\w+))? \{\n(.*?)^\}"
-    for name, parent, body in re.findall(pattern, TYPES.read_text(), re.S | re.M):
-        fields = dict(found.get(parent, {}))
-        for field, optional in re.findall(r"^  (\w+)(\??):", body, re.M):
-            fields[field] = optional == "?"
-        found[name] = fields
-    return found
-
-
-def openapi_fields(where: str | tuple[str, str]) -> dict[str, bool]:
-    """A schema's properties -> optional (not required), allOf folded in."""
-    document = yaml.safe_load((ROOT / "harbor_emulator" / "openapi.yaml").read_text())
-    schemas = document["components"]["schemas"]
-    if isinstance(where, tuple):
-        path, method = where
-        answer = document["paths"][path][method]["responses"]["200"]
-        schema = answer["content"]["application/json"]["schema"]
-    else:
-        schema = schemas[where]
-    properties: dict[str, object] = {}
-    required: set[str] = set()
-
-    def fold(part: dict[str, object]) -> None:
-        if "$ref" in part:
-            fold(schemas[str(part["$ref"]).rsplit("/", 1)[1]])
-            return
-        for inner in part.get("allOf", []):  # type: ignore[attr-defined]
-            fold(inner)
-        properties.update(part.get("properties", {}))  # type: ignore[arg-type]
-        required.update(part.get("required", []))  # type: ignore[arg-type]
-
-    fold(schema)
-    return {name: name not in required for name in properties}
-
-
-@pytest.mark.parametrize("interface", sorted(TYPED))
-def test_the_typescript_types_match_openapi(interface: str) -> None:
-    assert typescript_fields()[interface] == openapi_fields(TYPED[interface]), (
-        f"npm/harbor-emulator/src/types.ts {interface} differs from openapi.yaml "
-        "(field names, and `?` exactly where the field is not required)"
-    )
 
 
 def npm_env() -> dict[str, str]:
@@ -192,8 +126,8 @@ def project(tarballs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> P
     # another worker is running tests in.
     project = tmp_path_factory.mktemp("npm") / "example"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("node_modules"))
-    # The README's example runs with the rest, as a test file of the per-worker set-up.
-    (project / "test" / "per-worker" / "readme.test.ts").write_text(readme_example())
+    # docs/node.md's first test runs with the rest, as a test file of the per-worker set-up.
+    (project / "test" / "per-worker" / "first.test.ts").write_text(first_test_example())
     quiet = ["--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"]
     checked(run(["npm", "ci", *quiet], cwd=project))
     with LOCK.open("w") as lock:
@@ -427,7 +361,7 @@ def test_the_vitest_suite_passes_with_two_workers(project: Path, tmp_path: Path)
         "worker a has an emulator of its own",
         "worker b has an emulator of its own",
         "the next test starts from nothing",
-        "order.paid is retried",  # README.md
+        "order.paid is retried",  # docs/node.md, A first test
     } <= set(outcomes)
 
     # worker-a and worker-b waited for each other: two workers at once, two emulators.

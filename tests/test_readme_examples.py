@@ -9,7 +9,8 @@ an emulator of its own, a real server on a free loopback port: `http://127.0.0.1
 `EXAMPLES` says, next to each block, what the text around it promises: one `Expect` per
 command, in order, each naming the start of the command it checks so the table can't slide.
 A block found in the docs that `EXAMPLES` does not name fails `test_every_example_is_known`,
-so a new example can't go in untested; one that can't run says why in `Skip`.
+so a new example can't go in untested; one that can't run says why in `Skip`. A page whose
+examples continue another's (`CONTINUES`) runs after that page's blocks, in the same shell.
 """
 
 from __future__ import annotations
@@ -158,6 +159,14 @@ CONTROL_FILES = Files(
     {"a.yaml": BASE_YAML, "b.yaml": SHOP_YAML, "payload.json": '{"order_id": "o_2"}\n'}
 )
 
+# docs/cli.md and docs/guarantees.md show the same four snapshot commands.
+SNAPSHOT_ROUND_TRIP = [
+    Expect("harbor-emulator snapshot save base", stdout=r"^saved base \(\d+ bytes\) at "),
+    Expect("harbor-emulator snapshot list", stdout=r"(?m)^base  "),
+    Expect("harbor-emulator snapshot restore base", stdout=r"^restored base \(saved at "),
+    Expect("harbor-emulator snapshot delete base", stdout=r"^deleted base"),
+]
+
 EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     # ---- README.md
     "README.md: scripts/start": Skip(
@@ -199,10 +208,8 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             check=listed(1, status="succeeded", attempt_count=2, response_code=200),
         ),
     ],
-    "README.md: harbor-emulator start [--host 127.0.0.1] [--port 4280] [--db…": Skip(
-        "a usage synopsis: the brackets are optional parts, not shell"
-    ),
-    "README.md: # seeds/004: register a webhook (201; `secret` is shown only…": [
+    # ---- docs/api.md: runs after README.md's blocks, in the same shell (CONTINUES)
+    "docs/api.md: # seeds/004: register a webhook (201; `secret` is shown only…": [
         Expect(
             "curl http://127.0.0.1:4280/v1/webhooks -X POST",
             201,
@@ -218,7 +225,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         Expect(
             'curl "http://127.0.0.1:4280/v1/webhooks?status=active&workspace_id=ws_018f3a2e4b9c"',
             200,
-            # the one just made and the sink's webhook of the block before
+            # the one just made and the webhook of README's retry walkthrough
             check=listed(2, status="active", workspace_id="ws_018f3a2e4b9c"),
         ),
         Expect(
@@ -269,7 +276,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         ),
         Expect("curl -X DELETE http://127.0.0.1:4280/v1/destinations/dest_…", 204),
     ],
-    'README.md: curl http://127.0.0.1:4280/v1/deliveries -H "Authorization: …': [
+    'docs/api.md: curl http://127.0.0.1:4280/v1/deliveries -H "Authorization: …': [
         Expect("curl http://127.0.0.1:4280/v1/deliveries", 200, json={"object": "list"}),
         # wh_… is the webhook deleted above: its deliveries stay readable (none failed).
         Expect(
@@ -298,33 +305,15 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             json={"drained": True, "pending": 0},
         ),
     ],
-    "README.md: curl -X POST http://127.0.0.1:4280/_control/clock/advance -d…": [
-        Expect("curl -X POST http://127.0.0.1:4280/_control/clock/advance", 200),
-        Expect(
-            "curl -X POST http://127.0.0.1:4280/_control/api_keys",
-            201,
-            json={"workspace_id": "ws_018f3a2e4b9c", "scopes": ["events:read"]},
-        ),
-    ],
-    "README.md: harbor-emulator start --allowed-host 4280-my-workspace.examp…": Skip(
-        "serves in the foreground; tests/test_local_security.py runs this very line with --port 0"
-    ),
-    "README.md: curl -fsSL -o harbor-emulator": Skip(
-        "downloads a release; tests/test_binary.py builds and runs the binary"
-    ),
-    "README.md: scripts/build_binary": Skip("a build of minutes; tests/test_binary.py runs it"),
-    "README.md: # Prism: a mock server from the document alone, or a proxy t…": Skip(
-        "npx tools from the npm registry; tests/test_openapi.py checks the document they read"
+    # ---- docs/architecture.md
+    "docs/architecture.md: harbor-emulator (cli/) your test suite (testing/)": Skip(
+        "a drawing of the layers, not shell; tests/test_architecture.py enforces its import rules"
     ),
     # ---- docs/ci.md
-    'docs/ci.md: curl -fsSL -o harbor-emulator "<release asset URL of harbor-…': Skip(
-        "downloads a release; tests/test_binary.py builds and runs the binary"
-    ),
-    "docs/ci.md: scripts/build_binary": Skip("a build of minutes; tests/test_binary.py runs it"),
     "docs/ci.md: docker build -t harbor-emulator .": Skip(
         "needs Docker; tests/test_docker_image.py builds and runs the image"
     ),
-    "docs/ci.md: scripts/build_binary [2]": Skip(
+    "docs/ci.md: scripts/build_binary": Skip(
         "a build of minutes, then an image build; tests/test_docker_image.py runs both"
     ),
     "docs/ci.md: docker run -d --name harbor -p 127.0.0.1:4280:4280": Skip(
@@ -365,41 +354,14 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/cli.md: harbor-emulator start [--host 127.0.0.1] [--port 4280] [--db…": Skip(
         "a usage synopsis: the brackets are optional parts, not shell"
     ),
-    "README.md: # Python: openapi-python-client 0.29.1 generates every opera…": Skip(
-        "installs the generators from the registries; tests/test_sdk_generators.py runs both"
-    ),
-    "README.md: harbor-emulator start --seed 42": [
-        Expect("harbor-emulator start --seed 42", skip="starts a server; test_determinism runs it"),
-        Expect("harbor-emulator start --seed 42 --start-time", skip="starts a server, as above"),
-        Expect(
-            "curl -X POST localhost:4280/_control/reset",
-            skip="would put this whole run in seeded mode; tests/test_determinism.py resets "
-            "with a seed and compares the bytes",
-        ),
-    ],
-    "README.md: harbor-emulator snapshot save base": [
-        Expect("harbor-emulator snapshot save base", stdout=r"^saved base \(\d+ bytes\) at "),
-        Expect("harbor-emulator snapshot list", stdout=r"(?m)^base  "),
-        Expect("harbor-emulator snapshot restore base", stdout=r"^restored base \(saved at "),
-        Expect("harbor-emulator snapshot delete base", stdout=r"^deleted base"),
-    ],
     "docs/cli.md: harbor-emulator start --seed 42": [
         Expect("harbor-emulator start --seed 42", skip="starts a server; test_determinism runs it"),
         Expect(
             "harbor-emulator reset --seed 7",
             skip="would put this whole run in seeded mode; tests/test_determinism.py covers it",
         ),
-        Expect("harbor-emulator snapshot save base", stdout=r"^saved base \(\d+ bytes\) at "),
-        Expect("harbor-emulator snapshot list", stdout=r"(?m)^base  "),
-        Expect("harbor-emulator snapshot restore base", stdout=r"^restored base \(saved at "),
-        Expect("harbor-emulator snapshot delete base", stdout=r"^deleted base"),
+        *SNAPSHOT_ROUND_TRIP,
     ],
-    "docs/logging.md: $ harbor-emulator start": Skip(
-        "sample log output; tests/test_logs.py checks each kind of line from a real start"
-    ),
-    "docs/logging.md: HARBOR_EMULATOR_LOG_FORMAT=json harbor-emulator start --port…": Skip(
-        "starts a server that runs until stopped; tests/test_logs.py runs it with --log-format json"
-    ),
     "docs/cli.md: error: port 4280 on 127.0.0.1 is already in use (another har…": Skip(
         "sample error output; tests/test_cli_start.py produces each line"
     ),
@@ -507,6 +469,42 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         Expect("harbor-emulator faults list", stdout=r"(flt_\w{26} .*\n){3}$"),
         Expect("harbor-emulator faults clear flt_01HX…", stdout=r"flt_\w{26}"),
     ],
+    "docs/control.md: curl -X POST http://127.0.0.1:4280/_control/clock/advance -d…": [
+        Expect("curl -X POST http://127.0.0.1:4280/_control/clock/advance", 200),
+        Expect(
+            "curl -X POST http://127.0.0.1:4280/_control/api_keys",
+            201,
+            json={"workspace_id": "ws_018f3a2e4b9c", "scopes": ["events:read"]},
+        ),
+    ],
+    # ---- docs/guarantees.md
+    "docs/guarantees.md: harbor-emulator start --allowed-host 4280-my-workspace.examp…": Skip(
+        "serves in the foreground; tests/test_local_security.py runs this very line with --port 0"
+    ),
+    "docs/guarantees.md: harbor-emulator start --seed 42": [
+        Expect("harbor-emulator start --seed 42", skip="starts a server; test_determinism runs it"),
+        Expect("harbor-emulator start --seed 42 --start-time", skip="starts a server, as above"),
+        Expect(
+            "curl -X POST localhost:4280/_control/reset",
+            skip="would put this whole run in seeded mode; tests/test_determinism.py resets "
+            "with a seed and compares the bytes",
+        ),
+    ],
+    "docs/guarantees.md: harbor-emulator snapshot save base": SNAPSHOT_ROUND_TRIP,
+    # ---- docs/install.md
+    "docs/install.md: curl -fsSL -o harbor-emulator": Skip(
+        "downloads a release; tests/test_binary.py builds and runs the binary"
+    ),
+    "docs/install.md: scripts/build_binary": Skip(
+        "a build of minutes; tests/test_binary.py runs it"
+    ),
+    # ---- docs/logging.md
+    "docs/logging.md: $ harbor-emulator start": Skip(
+        "sample log output; tests/test_logs.py checks each kind of line from a real start"
+    ),
+    "docs/logging.md: HARBOR_EMULATOR_LOG_FORMAT=json harbor-emulator start --port…": Skip(
+        "starts a server that runs until stopped; tests/test_logs.py runs it with --log-format json"
+    ),
     # ---- docs/node.md: TypeScript and JavaScript that tests/test_npm_package.py runs
     "docs/node.md: npm i -D harbor-emulator": Skip(
         "installs from the npm registry; tests/test_npm_package.py installs the packed tarballs "
@@ -514,6 +512,9 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     ),
     "docs/node.md: import { startEmulator, connectEmulator, verifyHarborSignatu…": Skip(
         "TypeScript: the API's outline; tests/test_npm_package.py type-checks and runs the API"
+    ),
+    "docs/node.md: import { connectEmulator, HarborAPIError, type Delivery } fr…": Skip(
+        "TypeScript: tests/test_npm_types.py compiles it with `tsc --strict`"
     ),
     **{
         f"docs/node.md: {head}": Skip("a file of npm/example, run by tests/test_npm_package.py")
@@ -526,6 +527,13 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             "// The webhook receiver of a shop that uses Harbor: it verif…",
         )
     },
+    # ---- docs/openapi.md
+    "docs/openapi.md: # Prism: a mock server from the document alone, or a proxy t…": Skip(
+        "npx tools from the npm registry; tests/test_openapi.py checks the document they read"
+    ),
+    "docs/openapi.md: # Python: openapi-python-client 0.29.1 generates every opera…": Skip(
+        "installs the generators from the registries; tests/test_sdk_generators.py runs both"
+    ),
     # ---- docs/performance.md, docs/soak.md, docs/testing.md
     "docs/performance.md: python scripts/bench_events.py --repeat 3": Skip(
         "benchmarks of minutes; tests/test_bench_scripts.py and tests/test_bench_scale.py run "
@@ -599,6 +607,12 @@ SEED_EXAMPLES: dict[str, list[Expect]] = {
         ),
     ],
 }
+
+
+# docs/api.md says its examples run after the README's Try it: they list the retry
+# walkthrough's webhook and read that delivery's attempts. A reader who followed the README
+# has that state, so the page runs after README.md's blocks, against the same emulator.
+CONTINUES = {"docs/api.md": "README.md"}
 
 
 def _blocks() -> list[Block]:
@@ -676,8 +690,9 @@ def test_document_examples_answer_as_the_text_says(
 ) -> None:
     shell = Shell(tmp_path, emulator)
     book = IdBook()
+    pages = [CONTINUES[document], document] if document in CONTINUES else [document]
     try:
-        for block in doc_blocks(REPO / document, document):
+        for block in (block for page in pages for block in doc_blocks(REPO / page, page)):
             entry = EXAMPLES[block.key]
             if isinstance(entry, Skip):
                 continue

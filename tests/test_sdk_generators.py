@@ -310,18 +310,15 @@ def test_the_python_sdk_runs_the_seeds_flows(
 
 
 def test_the_python_sdk_types_a_rate_limit(python_sdk: Any, emulator_factory: Any) -> None:
-    # A bucket of half a token is empty from the start: every call is limited, with no race
-    # against the host clock the buckets refill on.
-    limited = emulator_factory(rate_limit=0.5)
+    # One request per 1,000 s: the bucket's one token goes to the first call and the second
+    # is limited, with no race against the host clock the buckets refill on.
+    limited = emulator_factory(rate_limit=0.001)
     models = _sdk(python_sdk, "models")
+    body = models.EventCreateWithPayload(type_="a", payload=models.EventPayload())
     with _client(python_sdk, limited) as client:
-        answer = _call(
-            python_sdk,
-            "events",
-            "create_event",
-            client=client,
-            body=models.EventCreateWithPayload(type_="a", payload=models.EventPayload()),
-        )
+        first = _call(python_sdk, "events", "create_event", client=client, body=body)
+        answer = _call(python_sdk, "events", "create_event", client=client, body=body)
+    assert isinstance(first, models.Event)
     assert isinstance(answer, models.RateLimitError)
     assert answer.error.code == models.ErrorCode.RATE_LIMIT_EXCEEDED
     assert answer.error.retry_after_ms >= 1

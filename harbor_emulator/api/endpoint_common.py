@@ -5,7 +5,7 @@ answers with `secret`; a destination has `name`, gets its event types from subsc
 and answers with `signing_secret`. Everything else, validation, limits, pausing and
 deletion, is this module, parametrised by a `Dialect`.
 
-Decisions beyond the contract (README, "Webhooks, destinations and subscriptions"):
+Decisions beyond the contract (docs/api.md, "Webhooks, destinations and subscriptions"):
 - PATCH replaces `metadata` and `events` as a whole; `null` clears `metadata` to `{}`,
   `retry_policy` back to the default and `name`/`description` to null. `url`, `events`
   and `status` cannot be null.

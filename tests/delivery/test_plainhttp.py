@@ -483,7 +483,7 @@ def test_attempts_record_what_a_chunked_compressed_answer_after_early_hints_said
     # (Connection reuse through the emulator is tests/delivery/test_keepalive.py's: these
     # three attempts may run at once, each on a connection of its own.)
     assert len(interim_gzip_server.server.requests) == 3
-    # The README's "On the wire": these headers, in this order.
+    # docs/api.md, "On the wire": these headers, in this order.
     head = interim_gzip_server.server.requests[0].split(b"\r\n\r\n")[0].decode()
     request_line, *lines = head.split("\r\n")
     fields = [line.split(": ", 1) for line in lines]

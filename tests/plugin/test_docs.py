@@ -1,5 +1,5 @@
-"""docs/testing.md shows the worked example exactly as it runs here, and its other Python
-snippets at least parse; the README's example runs: the pages cannot drift from the code."""
+"""docs/testing.md shows the worked example exactly as it runs here, its first test runs, and
+its other Python snippets at least parse: the page cannot drift from the code."""
 
 from __future__ import annotations
 
@@ -42,12 +42,11 @@ def test_every_python_snippet_parses() -> None:
         ast.parse(code)
 
 
-def test_the_readme_example_runs(harbor: Emulator) -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## In your test suite", 1)[1]
+def test_the_first_test_runs(harbor: Emulator) -> None:
+    section = PAGE.read_text().split("## A first test\n", 1)[1]
     code = PYTHON_BLOCK.search(section)
-    assert code is not None
+    assert code is not None, "docs/testing.md's A first test has no python block"
     namespace: dict[str, Any] = {}
-    exec(compile(code["code"], "README.md", "exec"), namespace)
+    exec(compile(code["code"], "docs/testing.md", "exec"), namespace)
     [test] = [value for name, value in namespace.items() if name.startswith("test_")]
     test(harbor)

@@ -1,24 +1,43 @@
 // A client of a running emulator over its HTTP API: /_control for the test's levers, and
-// the few /v1 calls tests need. The TypeScript twin of harbor_emulator/client.py.
+// typed calls of the /v1 routes tests use most. The TypeScript twin of
+// harbor_emulator/client.py; its types come from the generated openapi.ts (see types.ts).
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 
 import { EmulatorUnreachable, HarborAPIError } from "./errors.js";
 import type {
+  Attempt,
   ClockReading,
   Delivery,
-  DeliveryAttempt,
+  Destination,
+  DestinationCreate,
+  DestinationCreated,
+  DestinationUpdate,
   DrainResult,
+  ErrorBody,
+  Event,
+  EventCreate,
+  EventReplayRequest,
+  ExactPath,
+  Export,
   Fault,
   FaultSpec,
   FixturesDocument,
   FixturesLoaded,
-  HarborEvent,
   Health,
+  MethodOf,
+  OperationQuery,
+  PathAnswer,
   SinkRequest,
   SinkResponse,
   SinkScript,
   Snapshot,
+  Subscription,
+  SubscriptionCreate,
+  Webhook,
+  WebhookCreate,
+  WebhookCreated,
+  WebhookUpdate,
 } from "./types.js";
 
 export interface ConnectOptions {
@@ -35,7 +54,7 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** The /v1 API key for this call, instead of the client's. */
   key?: string;
-  query?: Record<string, string | number | undefined>;
+  query?: Record<string, string | number | boolean | null | undefined>;
   /** Milliseconds before the call is abandoned; default 30 s. */
   timeoutMs?: number;
 }
@@ -56,7 +75,7 @@ export interface Fixtures {
    * sent as is (the emulator fills in `${HARBOR_EMULATOR_URL}` and `${NAME:-default}`). */
   load(fixtures: FixturesDocument | string): Promise<FixturesLoaded>;
   /** The whole state as a fixtures document that loads back to the same state. */
-  export(): Promise<FixturesDocument>;
+  export(): Promise<Export>;
 }
 
 export interface Sink {
@@ -86,20 +105,27 @@ export interface Snapshots {
   delete(name: string): Promise<void>;
 }
 
-export interface DeliveryFilters {
-  status?: Delivery["status"];
-  event_id?: string;
-  webhook_id?: string;
-  destination_id?: string;
-  workspace_id?: string;
-  limit?: number;
-  cursor?: string;
+/** `GET /v1/deliveries`'s filters: status, event_id, webhook_id, destination_id, … */
+export type DeliveryFilters = OperationQuery<"listDeliveries">;
+export type EventFilters = OperationQuery<"listEvents">;
+export type WebhookFilters = OperationQuery<"listWebhooks">;
+export type DestinationFilters = OperationQuery<"listDestinations">;
+export type SubscriptionFilters = OperationQuery<"listSubscriptions">;
+
+/** Options of every /v1 call. */
+export interface CallOptions {
+  /** The /v1 API key for this call, instead of the client's. */
+  key?: string;
 }
 
-export interface TriggerOptions {
-  key?: string;
-  workspaceId?: string;
+/** Options of a /v1 call that creates something. */
+export interface CreateOptions extends CallOptions {
+  /** Sent as `Idempotency-Key`: the same key and body answer the first call's result again. */
   idempotencyKey?: string;
+}
+
+export interface TriggerOptions extends CreateOptions {
+  workspaceId?: string;
 }
 
 /** A running emulator, reached over HTTP. */
@@ -118,17 +144,46 @@ export interface EmulatorClient {
   /** Wait until no delivery attempt is due or in flight. */
   drain(options?: { timeoutSeconds?: number }): Promise<DrainResult>;
   sink(name: string): Sink;
-  /** `POST /v1/events`: create an event and return it. */
-  trigger(type: string, payload?: Record<string, unknown>, options?: TriggerOptions): Promise<HarborEvent>;
-  /** One page of `GET /v1/deliveries`, newest first. */
-  deliveries(filters?: DeliveryFilters, options?: { key?: string }): Promise<Delivery[]>;
-  delivery(id: string, options?: { key?: string }): Promise<Delivery>;
+  // The /v1 routes tests use most, typed by the generated OpenAPI types. A list call answers
+  // one page (`limit`, `cursor` in its filters), newest first.
+  /** `POST /v1/events` in the SDK dialect: `{type, payload}`. */
+  trigger(type: string, payload?: Record<string, unknown>, options?: TriggerOptions): Promise<Event>;
+  /** `POST /v1/events` with a body of either dialect (`payload` or `body`). */
+  createEvent(event: EventCreate, options?: CreateOptions): Promise<Event>;
+  events(filters?: EventFilters, options?: CallOptions): Promise<Event[]>;
+  event(id: string, options?: CallOptions): Promise<Event>;
+  /** New deliveries of an event: to one endpoint, or to every endpoint that matches now. */
+  replayEvent(id: string, to?: EventReplayRequest, options?: CreateOptions): Promise<Delivery[]>;
+  /** `POST /v1/webhooks`: the answer carries the `whsec_…` secret, shown only here. */
+  createWebhook(webhook: WebhookCreate, options?: CreateOptions): Promise<WebhookCreated>;
+  webhooks(filters?: WebhookFilters, options?: CallOptions): Promise<Webhook[]>;
+  webhook(id: string, options?: CallOptions): Promise<Webhook>;
+  updateWebhook(id: string, changes: WebhookUpdate, options?: CallOptions): Promise<Webhook>;
+  deleteWebhook(id: string, options?: CallOptions): Promise<void>;
+  /** `POST /v1/destinations`: the answer carries the `signing_secret`, shown only here. */
+  createDestination(destination: DestinationCreate, options?: CreateOptions): Promise<DestinationCreated>;
+  destinations(filters?: DestinationFilters, options?: CallOptions): Promise<Destination[]>;
+  destination(id: string, options?: CallOptions): Promise<Destination>;
+  updateDestination(id: string, changes: DestinationUpdate, options?: CallOptions): Promise<Destination>;
+  deleteDestination(id: string, options?: CallOptions): Promise<void>;
+  createSubscription(subscription: SubscriptionCreate, options?: CreateOptions): Promise<Subscription>;
+  subscriptions(filters?: SubscriptionFilters, options?: CallOptions): Promise<Subscription[]>;
+  subscription(id: string, options?: CallOptions): Promise<Subscription>;
+  deleteSubscription(id: string, options?: CallOptions): Promise<void>;
+  deliveries(filters?: DeliveryFilters, options?: CallOptions): Promise<Delivery[]>;
+  delivery(id: string, options?: CallOptions): Promise<Delivery>;
   /** The delivery's attempts, newest first (up to 100). */
-  attempts(id: string, options?: { key?: string }): Promise<DeliveryAttempt[]>;
+  attempts(id: string, options?: CallOptions): Promise<Attempt[]>;
   /** One more attempt of the delivery now, with the same delivery id. */
-  replayDelivery(id: string, options?: { key?: string }): Promise<Delivery>;
+  replayDelivery(id: string, options?: CreateOptions): Promise<Delivery>;
   /** Any call: /_control paths get the control token, others the API key. Error answers
-   * throw HarborAPIError; 204 gives `undefined`. */
+   * throw HarborAPIError; 204 gives `undefined`. A path the OpenAPI document lists as it is
+   * (`"/v1/webhooks"`, not `/v1/webhooks/${id}`) answers its typed result. */
+  request<P extends ExactPath, M extends MethodOf<P>>(
+    method: M,
+    path: P,
+    options?: RequestOptions,
+  ): Promise<PathAnswer<P, M>>;
   request<T = unknown>(method: string, path: string, options?: RequestOptions): Promise<T>;
 }
 
@@ -239,32 +294,115 @@ class Client implements EmulatorClient {
     };
   }
 
-  trigger(type: string, payload: Record<string, unknown> = {}, options: TriggerOptions = {}): Promise<HarborEvent> {
-    const body: Record<string, unknown> = { type, payload };
-    if (options.workspaceId !== undefined) body.workspace_id = options.workspaceId;
+  trigger(type: string, payload: Record<string, unknown> = {}, options: TriggerOptions = {}): Promise<Event> {
+    const workspace = options.workspaceId === undefined ? {} : { workspace_id: options.workspaceId };
+    return this.createEvent({ type, payload, ...workspace }, options);
+  }
+
+  createEvent(event: EventCreate, options: CreateOptions = {}): Promise<Event> {
+    return this.v1("POST", "/v1/events", options, event);
+  }
+
+  events(filters: EventFilters = {}, options: CallOptions = {}): Promise<Event[]> {
+    return this.page("/v1/events", filters, options);
+  }
+
+  event(id: string, options: CallOptions = {}): Promise<Event> {
+    return this.v1("GET", `/v1/events/${segment(id)}`, options);
+  }
+
+  async replayEvent(id: string, to: EventReplayRequest = {}, options: CreateOptions = {}): Promise<Delivery[]> {
+    return (await this.v1<{ data: Delivery[] }>("POST", `/v1/events/${segment(id)}/replay`, options, to)).data;
+  }
+
+  createWebhook(webhook: WebhookCreate, options: CreateOptions = {}): Promise<WebhookCreated> {
+    return this.v1("POST", "/v1/webhooks", options, webhook);
+  }
+
+  webhooks(filters: WebhookFilters = {}, options: CallOptions = {}): Promise<Webhook[]> {
+    return this.page("/v1/webhooks", filters, options);
+  }
+
+  webhook(id: string, options: CallOptions = {}): Promise<Webhook> {
+    return this.v1("GET", `/v1/webhooks/${segment(id)}`, options);
+  }
+
+  updateWebhook(id: string, changes: WebhookUpdate, options: CallOptions = {}): Promise<Webhook> {
+    return this.v1("PATCH", `/v1/webhooks/${segment(id)}`, options, changes);
+  }
+
+  deleteWebhook(id: string, options: CallOptions = {}): Promise<void> {
+    return this.v1("DELETE", `/v1/webhooks/${segment(id)}`, options);
+  }
+
+  createDestination(destination: DestinationCreate, options: CreateOptions = {}): Promise<DestinationCreated> {
+    return this.v1("POST", "/v1/destinations", options, destination);
+  }
+
+  destinations(filters: DestinationFilters = {}, options: CallOptions = {}): Promise<Destination[]> {
+    return this.page("/v1/destinations", filters, options);
+  }
+
+  destination(id: string, options: CallOptions = {}): Promise<Destination> {
+    return this.v1("GET", `/v1/destinations/${segment(id)}`, options);
+  }
+
+  updateDestination(id: string, changes: DestinationUpdate, options: CallOptions = {}): Promise<Destination> {
+    return this.v1("PATCH", `/v1/destinations/${segment(id)}`, options, changes);
+  }
+
+  deleteDestination(id: string, options: CallOptions = {}): Promise<void> {
+    return this.v1("DELETE", `/v1/destinations/${segment(id)}`, options);
+  }
+
+  createSubscription(subscription: SubscriptionCreate, options: CreateOptions = {}): Promise<Subscription> {
+    return this.v1("POST", "/v1/subscriptions", options, subscription);
+  }
+
+  subscriptions(filters: SubscriptionFilters = {}, options: CallOptions = {}): Promise<Subscription[]> {
+    return this.page("/v1/subscriptions", filters, options);
+  }
+
+  subscription(id: string, options: CallOptions = {}): Promise<Subscription> {
+    return this.v1("GET", `/v1/subscriptions/${segment(id)}`, options);
+  }
+
+  deleteSubscription(id: string, options: CallOptions = {}): Promise<void> {
+    return this.v1("DELETE", `/v1/subscriptions/${segment(id)}`, options);
+  }
+
+  deliveries(filters: DeliveryFilters = {}, options: CallOptions = {}): Promise<Delivery[]> {
+    return this.page("/v1/deliveries", filters, options);
+  }
+
+  delivery(id: string, options: CallOptions = {}): Promise<Delivery> {
+    return this.v1("GET", `/v1/deliveries/${segment(id)}`, options);
+  }
+
+  attempts(id: string, options: CallOptions = {}): Promise<Attempt[]> {
+    return this.page(`/v1/deliveries/${segment(id)}/attempts`, { limit: 100 }, options);
+  }
+
+  replayDelivery(id: string, options: CreateOptions = {}): Promise<Delivery> {
+    return this.v1("POST", `/v1/deliveries/${segment(id)}/replay`, options);
+  }
+
+  private v1<T>(method: string, path: string, options: CreateOptions, body?: unknown): Promise<T> {
     const headers: Record<string, string> = options.idempotencyKey ? { "Idempotency-Key": options.idempotencyKey } : {};
-    return this.request("POST", "/v1/events", { body, headers, key: options.key });
+    return this.request<T>(method, path, { body, headers, key: options.key });
   }
 
-  async deliveries(filters: DeliveryFilters = {}, options: { key?: string } = {}): Promise<Delivery[]> {
-    const page = await this.request<{ data: Delivery[] }>("GET", "/v1/deliveries", { query: { ...filters }, key: options.key });
-    return page.data;
+  private async page<T>(path: string, filters: RequestOptions["query"], options: CallOptions): Promise<T[]> {
+    return (await this.request<{ data: T[] }>("GET", path, { query: filters, key: options.key })).data;
   }
 
-  delivery(id: string, options: { key?: string } = {}): Promise<Delivery> {
-    return this.request("GET", `/v1/deliveries/${segment(id)}`, { key: options.key });
-  }
-
-  async attempts(id: string, options: { key?: string } = {}): Promise<DeliveryAttempt[]> {
-    const path = `/v1/deliveries/${segment(id)}/attempts`;
-    return (await this.request<{ data: DeliveryAttempt[] }>("GET", path, { query: { limit: 100 }, key: options.key })).data;
-  }
-
-  replayDelivery(id: string, options: { key?: string } = {}): Promise<Delivery> {
-    return this.request("POST", `/v1/deliveries/${segment(id)}/replay`, { key: options.key });
-  }
-
-  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  request<P extends ExactPath, M extends MethodOf<P>>(
+    method: M,
+    path: P,
+    options?: RequestOptions,
+  ): Promise<PathAnswer<P, M>>;
+  request<T = unknown>(method: string, path: string, options?: RequestOptions): Promise<T>;
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<unknown> {
     const token = path.startsWith("/_control") ? this.controlToken : (options.key ?? this.apiKey);
     const headers: Record<string, string> = {};
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -276,7 +414,7 @@ class Client implements EmulatorClient {
     Object.assign(headers, options.headers);
     const url = new URL(this.url + path);
     for (const [name, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(name, String(value));
+      if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
     }
     let response: Response;
     try {
@@ -293,14 +431,15 @@ class Client implements EmulatorClient {
     }
     const text = await response.text();
     if (!response.ok) throw apiError(response, text);
-    return (text ? JSON.parse(text) : undefined) as T;
+    return text ? JSON.parse(text) : undefined;
   }
 }
 
 function apiError(response: Response, text: string): HarborAPIError {
   try {
-    const { error } = JSON.parse(text) as { error: { code: string; message: string; param?: string | null; request_id?: string | null } };
-    return new HarborAPIError(response.status, error.code, error.message, error.param ?? null, error.request_id ?? null);
+    const { error } = JSON.parse(text) as ErrorBody;
+    const { code, message, param, request_id, retry_after_ms } = error;
+    return new HarborAPIError(response.status, code, message, param, request_id, retry_after_ms);
   } catch {
     // Not the emulator's error shape (a proxy in between?): keep what there is.
     return new HarborAPIError(

@@ -1,12 +1,18 @@
-/** An error answer from the emulator: `{"error": {code, message, param, request_id}}`. */
+import type { ErrorCode } from "./types.js";
+
+/** An error answer from the emulator: `{"error": {code, message, param, request_id}}` (the
+ * document's `ErrorBody`). `code` is one of the document's error codes, or `http_<status>`
+ * when something else than the emulator answered. */
 export class HarborAPIError extends Error {
   override name = "HarborAPIError";
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode | `http_${number}`,
     message: string,
     readonly param: string | null = null,
     readonly requestId: string | null = null,
+    /** How long to wait before retrying; only with `rate_limit_exceeded`. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(`${code}: ${message}`);
   }
