@@ -179,10 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         pytest = [python, "-m", "pytest", "-q", "--co", "-p", "no:cacheprovider"]
         imports = take_turns(
             [
-                Target("python -c pass", [python, "-c", "pass"]),
+                # In `work`: `-c` puts the working directory first on sys.path, and a
+                # checkout there would be imported instead of the venv's package.
+                Target("python -c pass", [python, "-c", "pass"], cwd=work),
                 Target(
                     "python -c 'import harbor_emulator.testing'",
                     [python, "-c", "import harbor_emulator.testing"],
+                    cwd=work,
                 ),
                 Target(
                     "pytest --co -p no:harbor_emulator",
