@@ -244,6 +244,22 @@ class Emulator:
     def sink(self, name: str) -> Sink:
         return Sink(self, name)
 
+    def delivery_with_attempts(self, delivery_id: str) -> dict[str, Any]:
+        """Any workspace's delivery with its `last_attempt` and `attempts` (newest first, up
+        to 100), each with `error_detail`: the cause of a failure in words."""
+        return self.control("GET", f"/deliveries/{_segment(delivery_id)}")
+
+    def attempts_after(
+        self, sequence: int | str = "latest", *, endpoint_id: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        """Attempts recorded after `sequence` ("latest": none, only `latest_sequence` to poll
+        from), oldest first, each with its `sequence` and its delivery's event and endpoint."""
+        params: dict[str, Any] = {"after_sequence": sequence, "limit": limit}
+        if endpoint_id is not None:
+            kind = "destination_id" if endpoint_id.startswith("dest_") else "webhook_id"
+            params[kind] = endpoint_id
+        return self.control("GET", "/attempts", params=params)
+
     # -- /v1 -------------------------------------------------------------------------
     def trigger(
         self,

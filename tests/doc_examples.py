@@ -13,11 +13,13 @@ import json
 import os
 import re
 import select
+import shlex
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests import skip_policy
 
 # Fenced blocks in the shell languages, and any other fenced block that mentions curl or the
 # CLI: those are examples too, and each must be run or excluded by name.
@@ -199,19 +201,44 @@ class IdBook:
         return command
 
 
+REPO = Path(__file__).resolve().parents[1]
+_SETUP_LINE = re.compile(r"^export PATH=\"\$PWD/bin:\$PATH\"", re.MULTILINE)
+
+
+def fresh_path() -> str:
+    """This process's PATH without virtualenvs: what a new terminal has before any set-up."""
+    kept = [
+        entry
+        for entry in os.environ.get("PATH", "").split(os.pathsep)
+        if entry and not (Path(entry).parent / "pyvenv.cfg").exists()
+    ]
+    return os.pathsep.join(kept)
+
+
+def fresh_shell_setup() -> str:
+    """The README's line that makes `harbor-emulator` a command, as it is written there."""
+    (block,) = [b for b in doc_blocks(REPO / "README.md", "README.md") if "scripts/start" in b.text]
+    (line,) = [c for c in split_commands(block.text) if _SETUP_LINE.match(c)]
+    return line
+
+
 class Shell:
     """One bash process, like a terminal: commands run in order and share its variables.
 
-    `PATH` starts with this Python's scripts directory, so `harbor-emulator` is the installed
-    CLI; `HARBOR_EMULATOR_URL` is the emulator's URL (the CLI's default when a command passes
-    no `--url`, standing in for `http://127.0.0.1:4280`).
+    A fresh terminal: this process's `PATH` without any virtualenv, then the README's set-up
+    line run in the clone (`fresh_shell_setup`), so `harbor-emulator` is the command the
+    README makes, not this test's venv; `HARBOR_EMULATOR_URL` is the emulator's URL (the
+    CLI's default when a command passes no `--url`, standing in for `http://127.0.0.1:4280`).
     """
 
     def __init__(self, cwd: Path, emulator_url: str) -> None:
+        if not (REPO / ".venv" / "bin" / "harbor-emulator").exists():
+            # bin/harbor-emulator would install it mid-test, once per xdist worker at once.
+            skip_policy.skip("the clone's .venv is not installed", install="scripts/test")
         self.cwd = cwd
         self.count = 0
         env = {
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": fresh_path(),
             "HOME": os.environ.get("HOME", str(cwd)),
             "LANG": "C.UTF-8",
             "HARBOR_EMULATOR_URL": emulator_url,
@@ -227,6 +254,7 @@ class Shell:
             cwd=cwd,
             env=env,
         )
+        self._send(f"cd {shlex.quote(str(REPO))} && {fresh_shell_setup()} && cd - >/dev/null\n")
         self._send(
             "curl() { command curl --write-out "
             f"'%{{stderr}}\\n{_STATUS_MARK}%{{http_code}}\\n' \"$@\"; }}\n"

@@ -14,6 +14,7 @@ import os
 import pty
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -36,6 +37,12 @@ from tests.receiver import Receiver
 KEY = {"Authorization": "Bearer hb_test_logs"}
 ANSI = "\x1b["
 WAIT_SECONDS = 60  # a deadline for a line that must come, not a timing assertion
+# Every line's time, in both formats: the emulator clock, UTC, milliseconds.
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+TEXT_LINE = re.compile(
+    rf"(?P<time>{STAMP}) (?P<level>debug|info|warning|error|critical) "
+    r"(?P<source>\S+) (?P<message>.+)"
+)
 
 
 class Lines:
@@ -119,7 +126,7 @@ def test_each_api_request_logs_method_path_status_ms_and_request_id() -> None:
         missing = api.get("/v1/events/evt_missing")
         line = lines.wait_for(_request_line(created))
         assert re.fullmatch(
-            r"\d\d:\d\d:\d\d POST /v1/events 201 \d+(\.\d)?ms "
+            rf"{STAMP} info access POST /v1/events 201 \d+(\.\d)?ms "
             + created.headers["harbor-request-id"],
             line,
         ), line
@@ -176,15 +183,15 @@ def test_each_delivery_attempt_logs_endpoint_url_attempt_status_and_next_retry(
     with emulator() as (api, lines, _):
         endpoint = _webhook_to(api, receiver)
         api.post("/v1/events", json={"type": "order.paid", "payload": {}})
-        first = lines.wait_for(lambda line: " deliver " in line)
+        first = lines.wait_for(lambda line: " delivery " in line)
         assert re.fullmatch(
-            rf"\d\d:\d\d:\d\d deliver {endpoint} {receiver.url}/hook attempt 1 500 \d+ms, "
+            rf"{STAMP} info delivery {endpoint} {receiver.url}/hook attempt 1 500 \d+ms, "
             r"next retry \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in 5m\) dlv_\w+",
             first,
         ), first
         # Harbor's first retry is five minutes later: move the emulator clock there.
         assert api.post("/_control/clock/advance", json={"duration": "5m"}).status_code == 200
-        second = lines.wait_for(lambda line: " deliver " in line)
+        second = lines.wait_for(lambda line: " delivery " in line)
         assert f" {endpoint} {receiver.url}/hook attempt 2 200 " in second
         assert second.split()[-2:] == ["succeeded", first.split()[-1]]
 
@@ -335,4 +342,47 @@ def test_the_direct_path_writes_what_logging_would_and_yields_to_other_handlers(
         )
     else:
         assert direct.split(" ", 1)[1] == through_logging.split(" ", 1)[1]
-        assert direct.split(" ", 1)[1] == "POST /v1/events 201 1.5ms req_1"
+        assert direct.split(" ", 1)[1] == "info access POST /v1/events 201 1.5ms req_1"
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_every_line_has_one_format_and_the_emulator_clocks_time(
+    log_format: str, receiver: Receiver
+) -> None:
+    """uvicorn's lines included: after the clock is set to 2099, every line says 2099."""
+    receiver.respond_with(500)  # then 200: an attempt line with a retry time, then another
+    with emulator("--log-format", log_format) as (api, lines, process):
+        _webhook_to(api, receiver)
+        moved = api.post("/_control/clock/set", json={"now": "2099-01-01T00:00:00Z"})
+        assert moved.status_code == 200, moved.text
+        api.post("/v1/events", json={"type": "order.paid", "payload": {}})
+        assert api.post("/_control/clock/advance", json={"duration": "5m"}).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=WAIT_SECONDS) == 0
+        seen = lines.rest()
+    parsed = [_parse(line, log_format) for line in seen]
+    (set_at,) = [i for i, line in enumerate(parsed) if "/_control/clock/set" in line["message"]]
+    sources = {line["source"] for line in parsed[set_at:]}
+    assert {"access", "delivery", "uvicorn.error"} <= sources, seen
+    shutdown = [line["message"] for line in parsed if line["source"] == "uvicorn.error"]
+    assert "Application shutdown complete." in shutdown, seen
+    # Host time is not 2099: a line stamped otherwise read another clock.
+    late = [seen[i] for i, line in enumerate(parsed[set_at:], set_at) if line["time"][:4] != "2099"]
+    assert not late, late
+    attempts = [line for line in parsed if line["source"] == "delivery"]
+    assert len(attempts) == 2, seen
+    assert attempts[1]["time"].startswith("2099-01-01T00:05:00"), attempts
+
+
+def _parse(line: str, log_format: str) -> dict[str, str]:
+    """A line's time, level, source and message, whichever the format."""
+    if log_format == "text":
+        match = TEXT_LINE.fullmatch(line)
+        assert match, f"not `<time> <level> <source> <message>`: {line!r}"
+        return match.groupdict()
+    record = json.loads(line)
+    assert re.fullmatch(STAMP, record["time"]), line
+    assert record["level"] in {"debug", "info", "warning", "error", "critical"}, line
+    source = record["logger"].removeprefix("harbor_emulator.")
+    message = record.get("message") or record.get("path") or record.get("url", "")
+    return {"time": record["time"], "level": record["level"], "source": source, "message": message}

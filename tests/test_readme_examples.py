@@ -170,7 +170,9 @@ SNAPSHOT_ROUND_TRIP = [
 EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     # ---- README.md
     "README.md: scripts/start": Skip(
-        "builds a virtualenv and serves in the foreground; tests/test_cli_start.py starts it"
+        "builds a virtualenv and serves in the foreground; tests/test_cli_start.py starts it. "
+        "Its `export PATH` line is the set-up every Shell of these tests runs "
+        "(tests/doc_examples.py), checked by tests/test_fresh_shell.py"
     ),
     "README.md: # seeds/002, REST dialect": [
         Expect(
@@ -345,8 +347,8 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         ),
         Expect(
             "harbor-emulator deliveries",
-            stdout=r"ID +EVENT TYPE +ENDPOINT +STATUS .* WORKSPACE\n"
-            r"dlv_\w{26} +order\.paid +wh_\w{26} +succeeded +1 +200 +- +ws_shop",
+            stdout=r"ID +EVENT TYPE +ENDPOINT +STATUS .* WORKSPACE +CAUSE\n"
+            r"dlv_\w{26} +order\.paid +wh_\w{26} +succeeded +1 +200 +- +ws_shop +-$",
         ),
         Expect("harbor-emulator sinks show orders", stdout=r"POST /_sink/orders +order\.paid"),
         Expect("harbor-emulator clock advance 1h", stdout=r"running .*\(advanced 1h\)"),
@@ -368,6 +370,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/cli.md: harbor-emulator clock show": [
         Expect("harbor-emulator clock show", stdout=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  running  "),
         Expect("harbor-emulator clock advance 1h30m", stdout=r"\(advanced 1h30m\)"),
+        Expect("harbor-emulator clock advance 5 minutes", stdout=r"\(advanced 5 minutes\)"),
         Expect("harbor-emulator clock set 2099-01-01T00:00:00Z", stdout=r"^2099-01-01T00:00:00Z"),
         Expect("harbor-emulator clock freeze", stdout=r"frozen"),
         Expect("harbor-emulator clock unfreeze", stdout=r"running"),
@@ -376,6 +379,7 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             "harbor-emulator drain --timeout 10", stdout=r"^drained: no attempt due or in flight"
         ),
         Expect("harbor-emulator health --wait 10", stdout=r"^ok  version \S+  now "),
+        Expect("harbor-emulator --json health", stdout=r'^\{\n  "status": "ok",'),
     ],
     "docs/cli.md: harbor-emulator fixtures load base.yaml shop.yaml": [
         CLI_FILES,
@@ -388,6 +392,10 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     ],
     "docs/cli.md: harbor-emulator trigger TYPE [--data JSON | --data @FILE] [-…": Skip(
         "a usage synopsis: the brackets are optional parts, not shell"
+    ),
+    "docs/cli.md: harbor-emulator listen --forward-to URL [--events 'order.*']…": Skip(
+        "a usage synopsis, and commands that run until Ctrl-C: tests/test_cli_live.py runs "
+        "listen and tail against a real emulator and receiver"
     ),
     "docs/cli.md: harbor-emulator sinks": [
         # The clock block reset the state: no sink has a request yet.
@@ -450,8 +458,9 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         ),
         Expect(
             "harbor-emulator deliveries  ",
-            stdout=r"ID +EVENT TYPE +ENDPOINT +STATUS +ATTEMPTS +CODE +NEXT ATTEMPT +WORKSPACE\n"
-            r"(dlv_\w{26} +order\.paid +(wh|dest)_\w{26} +succeeded +1 +200 +- +ws_shop\n){4}$",
+            stdout=r"ID +EVENT TYPE +ENDPOINT +STATUS +ATTEMPTS +CODE +NEXT ATTEMPT +WORKSPACE"
+            r" +CAUSE\n"
+            r"(dlv_\w{26} +order\.paid +(wh|dest)_\w{26} +succeeded +1 +200 +- +ws_shop +-\n){4}$",
         ),
         Expect(
             "harbor-emulator events --workspace ws_shop", stdout=r"ID +TYPE +WORKSPACE +CREATED"
@@ -492,15 +501,25 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     ],
     "docs/guarantees.md: harbor-emulator snapshot save base": SNAPSHOT_ROUND_TRIP,
     # ---- docs/install.md
-    "docs/install.md: curl -fsSL -o harbor-emulator": Skip(
-        "downloads a release; tests/test_binary.py builds and runs the binary"
+    "docs/install.md: pip install ../harbor-emulator": Skip(
+        "installs into the reader's project; tests/test_fresh_shell.py::"
+        "test_pip_install_of_the_clone installs the clone the same way and runs its CLI"
+    ),
+    "docs/install.md: (cd ../harbor-emulator && scripts/build_binary && scripts/bu…": Skip(
+        "builds of minutes, then an npm install into the reader's project; "
+        "tests/test_npm_package.py packs the same tarballs and installs them with npm i -D"
     ),
     "docs/install.md: scripts/build_binary": Skip(
-        "a build of minutes; tests/test_binary.py runs it"
+        "a build of minutes; tests/test_binary.py runs it and starts dist/harbor-emulator"
+    ),
+    "docs/install.md: curl -fsSL -o harbor-emulator": Skip(
+        "downloads a release, which exists only from the first v* tag on; "
+        "tests/test_binary.py builds and runs the same executable"
     ),
     # ---- docs/logging.md
     "docs/logging.md: $ harbor-emulator start": Skip(
-        "sample log output; tests/test_logs.py checks each kind of line from a real start"
+        "sample log output; tests/test_logs.py checks each kind of line from a real start, "
+        "and that every line has one format and the emulator clock's time"
     ),
     "docs/logging.md: HARBOR_EMULATOR_LOG_FORMAT=json harbor-emulator start --port…": Skip(
         "starts a server that runs until stopped; tests/test_logs.py runs it with --log-format json"
@@ -542,8 +561,9 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/soak.md: scripts/test -q tests/test_ids.py": Skip(
         "a soak of minutes; tests/test_soak.py runs it briefly"
     ),
-    "docs/testing.md: pip install harbor-emulator": Skip(
-        "installs from a registry and runs the reader's own suite; tests/plugin/ test the plugin"
+    "docs/testing.md: pip install ../harbor-emulator": Skip(
+        "installs into the reader's project and runs its suite; tests/test_fresh_shell.py "
+        "pip-installs the clone, tests/plugin/ test the plugin"
     ),
 }
 

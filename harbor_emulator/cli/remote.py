@@ -2,9 +2,10 @@
 client it gets, and how it prints (the commands are in state.py, fixtures.py, sinks.py and
 traffic.py).
 
-`--url` and `--control-token` are accepted by every group and command, before or after its
-name; the value given nearest the end of the command line wins, then the environment, then
-the default. Every command prints what it did, or with `--json` the API's JSON. Server errors
+`--url`, `--control-token` and `--json` are accepted by every group and command, before or
+after its name; the value given nearest the end of the command line wins, then the
+environment, then the default. Every command prints what it did, or with `--json` (given at
+any level: `harbor-emulator --json health`) the API's JSON. Server errors
 print `error: <code>: <message>` on stderr and exit 1; an emulator that cannot be reached
 exits 2.
 """
@@ -35,8 +36,9 @@ EXIT_UNREACHABLE = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Where each level's --url/--control-token lands: ctx.meta is shared by the whole chain.
+# Where each level's --url/--control-token/--json lands: ctx.meta is shared by the chain.
 _SEEN = "harbor_emulator.connection"
+_DEFAULTS: dict[str, Any] = {"url": DEFAULT_URL, "control_token": None, "json": False}
 
 
 # -- shared plumbing ------------------------------------------------------------------
@@ -48,7 +50,8 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 def connection_params() -> list[click.Option]:
-    """`--url` and `--control-token`, for one group or command (values read by `setting`)."""
+    """`--url`, `--control-token` and `--json`, for one group or command (values read by
+    `setting`)."""
     return [
         click.Option(
             ["--url"],
@@ -69,6 +72,13 @@ def connection_params() -> list[click.Option]:
             callback=_remember,
             help="Token of an emulator started with --control-token.",
         ),
+        click.Option(
+            ["--json"],
+            is_flag=True,
+            expose_value=False,
+            callback=_remember,
+            help="Print the API's JSON answer instead (one object a line for live commands).",
+        ),
     ]
 
 
@@ -80,7 +90,7 @@ def connection_options(func: F) -> F:
 
 
 def setting(ctx: click.Context, name: str) -> Any:
-    """`name` ("url" or "control_token") as given nearest the end of the command line, else
+    """`name` ("url", "control_token" or "json") as given nearest the end of the command line, else
     from the environment, else its default."""
     seen: dict[tuple[click.Context, str], Any] = ctx.meta.get(_SEEN, {})
     chain: list[click.Context] = []
@@ -92,7 +102,7 @@ def setting(ctx: click.Context, name: str) -> Any:
         for level in chain:
             if (level, name) in seen and level.get_parameter_source(name) == source:
                 return seen[level, name]
-    return DEFAULT_URL if name == "url" else None
+    return _DEFAULTS[name]
 
 
 def fail(message: str, status: int = EXIT_API_ERROR) -> NoReturn:
@@ -102,7 +112,7 @@ def fail(message: str, status: int = EXIT_API_ERROR) -> NoReturn:
 
 
 class RemoteCommand(click.Command):
-    """Takes --url/--control-token and turns client exceptions into one line on stderr."""
+    """Takes --url/--control-token/--json and turns client exceptions into one line on stderr."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -142,9 +152,15 @@ def pass_emulator(func: F) -> F:
     return functools.update_wrapper(run, func)  # type: ignore[return-value]
 
 
-json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print the API's JSON answer instead."
-)
+def json_option(func: F) -> F:
+    """Pass `as_json`: whether `--json` was given at any level of the command line (every
+    RemoteCommand and RemoteGroup takes the option itself)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        kwargs["as_json"] = bool(setting(click.get_current_context(), "json"))
+        return func(*args, **kwargs)
+
+    return functools.update_wrapper(run, func)  # type: ignore[return-value]
 
 
 def print_json(value: Any) -> None:

@@ -34,7 +34,7 @@ def serve(config: Config, *, exit_with_stdin: bool = False) -> int:
 
     Whatever it is doing, the process ends within the contract's time (lifecycle.py).
     """
-    configure_logging(config.log_level, config.log_format)
+    log_handler = configure_logging(config.log_level, config.log_format)
     # Bound here, not by uvicorn: a taken port is one clear line, and the app knows its real
     # port (for --port 0) before its lifespan loads fixtures that name ${HARBOR_EMULATOR_URL}.
     try:
@@ -44,6 +44,7 @@ def serve(config: Config, *, exit_with_stdin: bool = False) -> int:
         return EXIT_CANNOT_START
     config = dataclasses.replace(config, port=sock.getsockname()[1])
     harbor_app = create_app(config)
+    log_handler.follow(harbor_app.state.clock)  # every line on the emulator clock
     app = _StartupWatch(harbor_app)
     server = _AnnouncingServer(
         uvicorn.Config(

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ..client import ClockReading, Emulator
+from .durations import parse_words
 from .remote import (
     RemoteCommand,
     RemoteGroup,
@@ -44,18 +45,21 @@ def clock_show(emulator: Emulator, as_json: bool) -> None:
 
 
 @clock.command("advance")
-@click.argument("duration")
+@click.argument("duration", nargs=-1, required=True)
 @json_option
 @pass_emulator
-def clock_advance(emulator: Emulator, duration: str, as_json: bool) -> None:
-    """Move forward by DURATION (90s, 5m, 1h30m, 2d, or plain seconds), running every
-    delivery attempt that falls due on the way."""
+def clock_advance(emulator: Emulator, duration: tuple[str, ...], as_json: bool) -> None:
+    """Move forward by DURATION (90s, 5m, 1h30m, 2d, 5 minutes, 1 hour 30 minutes, or plain
+    seconds), running every delivery attempt that falls due on the way."""
+    text = " ".join(duration)
     try:
-        body: dict[str, Any] = {"seconds": float(duration)}
-    except ValueError:
-        body = {"duration": duration}
+        seconds = parse_words(text)
+    except ValueError as exc:
+        fail(f"invalid_parameter: {exc}")
     _show_clock(
-        emulator.control("POST", "/clock/advance", json=body), as_json, f"advanced {duration}"
+        emulator.control("POST", "/clock/advance", json={"seconds": seconds}),
+        as_json,
+        f"advanced {text}",
     )
 
 

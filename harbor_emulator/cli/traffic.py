@@ -14,7 +14,16 @@ from typing import Any
 import click
 
 from ..client import Emulator, HarborAPIError
-from .remote import RemoteCommand, json_option, pass_emulator, plural, print_json, table
+from .remote import (
+    RemoteCommand,
+    RemoteGroup,
+    connect,
+    json_option,
+    pass_emulator,
+    plural,
+    print_json,
+    table,
+)
 
 DEFAULT_CLI_KEY = "hb_test_cli"
 LIVE_KEY_PREFIXES = ("hb_live_", "hk_live_")
@@ -90,7 +99,30 @@ def events(
     _more(body)
 
 
-@click.command(cls=RemoteCommand)
+def attempt_cause(attempt: dict[str, Any] | None) -> str | None:
+    """Why an attempt failed, in words when the control API gave them (`error_detail`), else
+    its error code or HTTP status; None for a success or no attempt."""
+    if attempt is None:
+        return None
+    if attempt.get("error"):
+        detail = attempt.get("error_detail")
+        return f"{attempt['error']}: {detail}" if detail else str(attempt["error"])
+    code = attempt.get("response_code")
+    if code is not None and not 200 <= code < 300:
+        return f"HTTP {code}"
+    return None
+
+
+def _last_attempts(emulator: Emulator, key: str, rows: list[dict[str, Any]]) -> None:
+    """/v1 deliveries don't carry their last attempt: read it for those not yet succeeded."""
+    for row in rows:
+        if row.get("attempt_count") and row.get("status") != "succeeded":
+            path = f"/v1/deliveries/{row['id']}/attempts"
+            page = emulator.request("GET", path, key=key, params={"limit": 1})
+            row["last_attempt"] = page["data"][0] if page["data"] else None
+
+
+@click.group(cls=RemoteGroup, invoke_without_command=True)
 @list_key_option
 @list_workspace_option
 @click.option(
@@ -103,9 +135,9 @@ def events(
 @limit_option
 @cursor_option
 @json_option
-@pass_emulator
+@click.pass_context
 def deliveries(
-    emulator: Emulator,
+    ctx: click.Context,
     key: str | None,
     workspace_id: str | None,
     status: str | None,
@@ -115,7 +147,11 @@ def deliveries(
     cursor: str | None,
     as_json: bool,
 ) -> None:
-    """List recent deliveries, newest first, with their status and attempts."""
+    """List recent deliveries, newest first, with their status, attempts and the last
+    attempt's cause of failure (`deliveries show ID`: one delivery and its attempts)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    emulator = connect(ctx)
     params: dict[str, Any] = {
         "workspace_id": workspace_id,
         "status": status,
@@ -132,11 +168,13 @@ def deliveries(
     if not body["data"]:
         click.echo(f"no deliveries{_scope(key, workspace_id)}")
         return
+    if key is not None:
+        _last_attempts(emulator, key, body["data"])
     headers = ["ID", "EVENT TYPE", "ENDPOINT", "STATUS", "ATTEMPTS", "CODE", "NEXT ATTEMPT"]
     # /v1 deliveries don't carry their workspace; the control API's do.
     spans_workspaces = key is None and workspace_id is None
     table(
-        [*headers, "WORKSPACE"] if spans_workspaces else headers,
+        [*headers, *(["WORKSPACE"] if spans_workspaces else []), "CAUSE"],
         (
             (
                 row.get("id"),
@@ -147,11 +185,49 @@ def deliveries(
                 row.get("response_code"),
                 row.get("next_attempt_at"),
                 *([row.get("workspace_id")] if spans_workspaces else []),
+                attempt_cause(row.get("last_attempt")),
             )
             for row in body["data"]
         ),
     )
     _more(body)
+
+
+@deliveries.command("show")
+@click.argument("delivery_id", metavar="ID")
+@json_option
+@pass_emulator
+def deliveries_show(emulator: Emulator, delivery_id: str, as_json: bool) -> None:
+    """One delivery of any workspace and its attempts, newest first, each with its cause."""
+    body = emulator.delivery_with_attempts(delivery_id)
+    if as_json:
+        print_json(body)
+        return
+    endpoint = body.get("webhook_id") or body.get("destination_id")
+    click.echo(
+        f"{body['id']}  {body['event_type']} ({body['event_id']}) -> {endpoint} "
+        f"in {body['workspace_id']}"
+    )
+    click.echo(
+        f"status {body['status']}  attempts {body['attempt_count']}  "
+        f"next attempt {body['next_attempt_at'] or '-'}"
+    )
+    if not body["attempts"]:
+        click.echo("no attempts yet")
+        return
+    table(
+        ("ATTEMPT", "AT", "CODE", "MS", "CAUSE"),
+        (
+            (
+                a["attempt_number"],
+                a["attempted_at"],
+                a["response_code"],
+                a["duration_ms"],
+                attempt_cause(a),
+            )
+            for a in body["attempts"]
+        ),
+    )
 
 
 def _json_object(text: str, param_hint: str) -> dict[str, Any]:
@@ -166,7 +242,7 @@ def _json_object(text: str, param_hint: str) -> dict[str, Any]:
     return value
 
 
-def _newest_endpoint_workspace(emulator: Emulator, key: str) -> tuple[str | None, str]:
+def newest_endpoint_workspace(emulator: Emulator, key: str) -> tuple[str | None, str]:
     """The workspace_id to send (None: the key's own) and why, for the report line."""
     try:
         defined = [k for k in emulator.control("GET", "/api_keys")["data"] if k["key"] == key]
@@ -219,7 +295,7 @@ def trigger(
     payload = _json_object(data, "--data")
     reason = "given with --workspace"
     if workspace_id is None:
-        workspace_id, reason = _newest_endpoint_workspace(emulator, key)
+        workspace_id, reason = newest_endpoint_workspace(emulator, key)
     event = emulator.trigger(event_type, payload, key=key, workspace_id=workspace_id)
     if as_json:
         print_json(event)

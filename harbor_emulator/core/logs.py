@@ -3,8 +3,13 @@
 `log_request` logs every request on `harbor_emulator.access`; `delivery_attempt`
 logs every recorded attempt on `harbor_emulator.delivery`. Both log a small entry object
 rather than a formatted string, so nothing is formatted unless a handler emits the record,
-and the JSON formatter reads the fields instead of parsing a message. `configure` installs
-the one stderr handler, in the format `Config.log_format` names.
+and the JSON formatter reads the fields instead of parsing a message. `configure_logging`
+installs the one stderr handler, in the format `Config.log_format` names.
+
+One clock, one format: every line, uvicorn's and warnings included, starts with the time of
+the emulator clock when it was written (`2026-05-25T00:50:11.100Z`, the clock of every
+`*_at` in the API and of the delivery lines' retry times), then its level and its source,
+in text as in JSON. Lines written before the app exists read a fresh clock (host time).
 
 Which requests are logged at INFO: the API (`/v1`), the control plane (`/_control`) and the
 built-in sinks (`/_sink`): the requests a user or a test made, and what the sinks received.
@@ -25,7 +30,7 @@ from typing import Any, TextIO
 
 from starlette.types import Scope
 
-from .clock import format_ms
+from .clock import Clock, format_ms
 
 access_log = logging.getLogger("harbor_emulator.access")
 delivery_log = logging.getLogger("harbor_emulator.delivery")
@@ -181,7 +186,7 @@ def render_text(entry: RequestEntry | AttemptEntry, *, colour: bool) -> str:
     else:
         then = _paint(entry.outcome, _BOLD, colour)
     return (
-        f"{_paint('deliver', _CYAN, colour)} {entry.endpoint_id} {entry.url} "
+        f"{_paint(entry.endpoint_id, _CYAN, colour)} {entry.url} "
         f"attempt {entry.attempt} {result} {entry.duration_ms}ms, {then} "
         f"{_paint(entry.delivery_id, _DIM, colour)}"
     )
@@ -191,74 +196,93 @@ Entry = RequestEntry | AttemptEntry
 _ENTRIES = (RequestEntry, AttemptEntry)
 
 
-class _Stamps:
-    """Host time of a record (when it was written, not the emulator clock), formatted once
-    per second: at thousands of lines a second, strftime would be a fifth of the cost."""
+_MILLISECONDS = [f".{ms:03d}Z" for ms in range(1000)]
 
-    def __init__(self, pattern: str, convert: Any) -> None:
-        self._pattern, self._convert = pattern, convert
+
+class LineFormatter(logging.Formatter):
+    """What the two formats share: the time of every line, read from the emulator clock.
+
+    The emulator's own records, uvicorn's and any library's all get it, so a log reads on
+    one clock: the one `created_at`, `attempted_at` and `next_attempt_at` use, which parts
+    from host time once the clock is moved. `record.created` (host time) is not used.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = Clock()  # until `LineHandler.follow` gives it the app's
         self._second, self._text = -1, ""
 
-    def __call__(self, created: float) -> str:
-        second = int(created)
+    def stamp(self) -> str:
+        """`2026-05-25T00:50:11.100Z`: the clock's now, UTC, milliseconds."""
+        now_ms = self.clock.now_ms()
+        second, ms = divmod(now_ms, 1000)
+        # At thousands of lines a second, strftime per line would be a fifth of the cost.
         if second != self._second:
             self._second = second
-            self._text = time.strftime(self._pattern, self._convert(second))
-        return self._text
+            self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return self._text + _MILLISECONDS[ms]
+
+    def format_entry(self, entry: Entry, levelname: str, name: str) -> str:
+        raise NotImplementedError
+
+    def format_exception_of(self, record: logging.LogRecord) -> str | None:
+        return self.formatException(record.exc_info) if record.exc_info else None
 
 
-class TextFormatter(logging.Formatter):
-    """`HH:MM:SS <line>`; other loggers' records also show their level and name."""
+def source_of(name: str) -> str:
+    """A logger's name as the text format shows it: `access`, `delivery`, `uvicorn.error`."""
+    return name.removeprefix("harbor_emulator.")
+
+
+class TextFormatter(LineFormatter):
+    """`<time> <level> <source> <message>` for every line; a traceback follows its line."""
 
     def __init__(self, *, colour: bool) -> None:
         super().__init__()
         self.colour = colour
-        self._stamp = _Stamps("%H:%M:%S", time.localtime)
+        self._prefixes: dict[tuple[str, str], str] = {}
 
-    def format_entry(self, entry: Entry, created: float, levelname: str, name: str) -> str:
-        return f"{self._stamp(created)} {render_text(entry, colour=self.colour)}"
+    def _line(self, levelname: str, name: str, message: str) -> str:
+        prefix = self._prefixes.get((levelname, name))
+        if prefix is None:  # a few levels and loggers: made once each
+            level = levelname.lower()
+            if self.colour and levelname in _LEVEL_COLOURS:
+                level = _paint(level, _LEVEL_COLOURS[levelname], True)
+            prefix = self._prefixes[levelname, name] = f" {level} {source_of(name)} "
+        return self.stamp() + prefix + message
+
+    def format_entry(self, entry: Entry, levelname: str, name: str) -> str:
+        return self._line(levelname, name, render_text(entry, colour=self.colour))
 
     def format(self, record: logging.LogRecord) -> str:
         if isinstance(record.msg, _ENTRIES):
-            line = self.format_entry(record.msg, record.created, record.levelname, record.name)
+            message = render_text(record.msg, colour=self.colour)
         else:
-            level = record.levelname
-            if self.colour and level in _LEVEL_COLOURS:
-                level = _paint(level, _LEVEL_COLOURS[level], True)
-            line = f"{self._stamp(record.created)} {level} {record.name}: {record.getMessage()}"
-        if record.exc_info:
-            line = f"{line}\n{self.formatException(record.exc_info)}"
-        return line
+            message = record.getMessage()
+        line = self._line(record.levelname, record.name, message)
+        exception = self.format_exception_of(record)
+        return line if exception is None else f"{line}\n{exception}"
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(LineFormatter):
     """One JSON object per line: `time`, `level`, `logger`, then the entry's fields or
     `message` (and `exception`, a traceback's text)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._stamp = _Stamps("%Y-%m-%dT%H:%M:%S", time.gmtime)
-
-    def format_entry(self, entry: Entry, created: float, levelname: str, name: str) -> str:
-        return self._line(created, levelname, name, entry.fields())
+    def format_entry(self, entry: Entry, levelname: str, name: str) -> str:
+        return self._line(levelname, name, entry.fields())
 
     def format(self, record: logging.LogRecord) -> str:
         if isinstance(record.msg, _ENTRIES):
             fields = record.msg.fields()
         else:
             fields = {"message": record.getMessage()}
-        if record.exc_info:
-            fields["exception"] = self.formatException(record.exc_info)
-        return self._line(record.created, record.levelname, record.name, fields)
+        exception = self.format_exception_of(record)
+        if exception is not None:
+            fields["exception"] = exception
+        return self._line(record.levelname, record.name, fields)
 
-    def _line(self, created: float, levelname: str, name: str, fields: dict[str, Any]) -> str:
-        # Milliseconds as logging's own `msecs` computes them.
-        msecs = int((created - int(created)) * 1000)
-        out: dict[str, Any] = {
-            "time": f"{self._stamp(created)}.{msecs:03d}Z",
-            "level": levelname.lower(),
-            "logger": name,
-        }
+    def _line(self, levelname: str, name: str, fields: dict[str, Any]) -> str:
+        out: dict[str, Any] = {"time": self.stamp(), "level": levelname.lower(), "logger": name}
         out |= fields
         return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
@@ -289,10 +313,15 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit_entry(self, entry: Entry, levelno: int, name: str) -> None:
         """Emit what `logging` would for a record of `entry`, without making the record."""
         formatter = self.formatter
-        assert isinstance(formatter, TextFormatter | JsonFormatter)
-        line = formatter.format_entry(entry, time.time(), logging.getLevelName(levelno), name)
+        assert isinstance(formatter, LineFormatter)
+        line = formatter.format_entry(entry, logging.getLevelName(levelno), name)
         with self.lock:  # type: ignore[union-attr]
             self._queue(line)
+
+    def follow(self, clock: Clock) -> None:
+        """Stamp every line from now on with `clock`, the emulator's (one clock per log)."""
+        if isinstance(self.formatter, LineFormatter):
+            self.formatter.clock = clock
 
     def _queue(self, line: str) -> None:
         """Called with the handler's lock held (logging holds it around `emit`)."""
@@ -353,7 +382,7 @@ def _sole_line_handler(logger: logging.Logger) -> LineHandler | None:
             handler = node.handlers[0]
             if not isinstance(handler, LineHandler) or handler.filters:
                 return None
-            if not isinstance(handler.formatter, TextFormatter | JsonFormatter):
+            if not isinstance(handler.formatter, LineFormatter):
                 return None
             return handler
         if not node.propagate:
@@ -370,7 +399,7 @@ def wants_colour(stream: TextIO) -> bool:
     return bool(isatty and isatty())
 
 
-def configure_logging(level: str, log_format: str, stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(level: str, log_format: str, stream: TextIO | None = None) -> LineHandler:
     """Send every record at `level` and above to `stream` (stderr) in `log_format`.
 
     Replaces the root logger's handlers and trims what records collect: the CLI owns the
@@ -378,10 +407,12 @@ def configure_logging(level: str, log_format: str, stream: TextIO | None = None)
     """
     stream = stream if stream is not None else sys.stderr
     handler = LineHandler(stream)
+    formatter: LineFormatter
     if log_format == "json":
-        handler.setFormatter(JsonFormatter())
+        formatter = JsonFormatter()
     else:
-        handler.setFormatter(TextFormatter(colour=wants_colour(stream)))
+        formatter = TextFormatter(colour=wants_colour(stream))
+    handler.setFormatter(formatter)
     # No formatter here shows a record's thread, process or source line: not collecting
     # them saves a quarter of each line's cost (the logging HOWTO, "Optimization").
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False

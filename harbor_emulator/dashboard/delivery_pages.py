@@ -7,6 +7,7 @@ attempts show up without a reload; docs/dashboard.md says why polling and not SS
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +21,8 @@ from ..core.errors import HarborError
 from ..domain import pagination
 from ..signing import SIGNATURE_HEADER
 from ..store import deliveries, endpoints, events
-from ..store.rows import Attempt
+from ..store.db import Database
+from ..store.rows import Attempt, Delivery
 from .web import PAGE_SIZE, dashboard, link, operator, page, partial, redirect, render, selection
 
 ATTEMPTS_SHOWN = 100
@@ -64,6 +66,23 @@ def _query(filters: dict[str, str | None]) -> dict[str, Any]:
     }
 
 
+def attempt_cause(attempt: Attempt) -> str | None:
+    """Why the attempt failed, in words where recorded (`Connection refused by ...`); None
+    for a 2xx answer. The list shows it so a `pending` row with no code says why."""
+    if attempt.error is not None:
+        return attempt.error_detail or attempt.error
+    code = attempt.response_code
+    if code is not None and not 200 <= code < 300:
+        return f"HTTP {code}"
+    return None
+
+
+async def delivery_causes(db: Database, rows: Sequence[Delivery]) -> dict[str, str | None]:
+    """Each listed delivery's last cause (`_deliveries.html`'s "Last cause" column)."""
+    last = await deliveries.last_attempts(db, [row.id for row in rows])
+    return {delivery_id: attempt_cause(attempt) for delivery_id, attempt in last.items()}
+
+
 @dashboard
 async def list_deliveries(request: Request) -> Response:
     state = request.app.state
@@ -103,8 +122,10 @@ async def list_deliveries(request: Request) -> Response:
         keyset=lambda row: (row.created_ms, row.id),
         render=lambda row: {"row": row},
     )
+    shown = [item["row"] for item in listed["data"]]
     context: dict[str, Any] = {
-        "deliveries": [item["row"] for item in listed["data"]],
+        "deliveries": shown,
+        "causes": await delivery_causes(state.db, shown),
         "next_cursor": listed["next_cursor"],
         "filters": filters,
         "statuses": STATUSES,

@@ -16,6 +16,7 @@ from ..store import deliveries, endpoints
 from ..store import signing_keys as signing_key_store
 from ..store import subscriptions as subscription_store
 from ..store.rows import Attempt, Endpoint
+from .delivery_pages import delivery_causes
 from .web import (
     PAGE_SIZE,
     dashboard,
@@ -190,6 +191,7 @@ async def detail(request: Request, endpoint_id: str, **context: Any) -> Response
         subscriptions=subs,
         signing_keys=keys,
         deliveries=recent,
+        causes=await delivery_causes(state.db, recent),
         **context,
     )
 

@@ -13,6 +13,7 @@ from ..api import replays
 from ..core.errors import HarborError
 from ..domain import pagination
 from ..store import deliveries, endpoints, events
+from .delivery_pages import delivery_causes
 from .web import (
     PAGE_SIZE,
     dashboard,
@@ -130,6 +131,7 @@ async def _detail(request: Request, **context: Any) -> Response:
         context.pop("status_code", 200),
         event=event,
         deliveries=sent,
+        causes=await delivery_causes(state.db, sent),
         targets=targets,
         **context,
     )

@@ -25,6 +25,7 @@ from . import (
     settings_pages,
     verify_pages,
 )
+from .delivery_pages import delivery_causes
 from .web import (
     COOKIE_NAME,
     STATIC_DIR,
@@ -71,6 +72,7 @@ async def home(request: Request) -> Response:
         request,
         "home.html",
         deliveries=recent,
+        causes=await delivery_causes(state.db, recent),
         endpoint_count=endpoint_count,
         base_url=f"{request.url.scheme}://{request.url.netloc}",
         live=True,

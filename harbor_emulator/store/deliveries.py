@@ -402,3 +402,52 @@ async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
         f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [_attempt_params(a) for a in attempts],
     )
+
+
+# -- reading attempts as they happen ----------------------------------------------------
+
+
+async def last_attempts(db: Database, delivery_ids: Collection[str]) -> dict[str, Attempt]:
+    """Each listed delivery's newest attempt, by delivery id (none for one not yet tried)."""
+    if not delivery_ids:
+        return {}
+    marks = ",".join("?" * len(delivery_ids))
+    rows = await db.fetch_all(
+        f"SELECT a.* FROM attempts a WHERE a.delivery_id IN ({marks}) AND a.attempt_number = "
+        "(SELECT max(attempt_number) FROM attempts WHERE delivery_id = a.delivery_id)",
+        list(delivery_ids),
+    )
+    return {row["delivery_id"]: _attempt(row) for row in rows}
+
+
+class RecordedAttempt(NamedTuple):
+    sequence: int
+    attempt: Attempt
+    delivery: Delivery
+
+
+async def attempts_after(
+    db: Database, sequence: int, *, endpoint_id: str | None, limit: int
+) -> list[RecordedAttempt]:
+    """Attempts recorded after `sequence`, in the order they were recorded, with their
+    deliveries. The sequence is the attempt's rowid: attempts made during a clock advance
+    carry their scheduled times, so `attempted_ms` does not grow in the order they land."""
+    sql = "SELECT a.rowid AS a_sequence, a.* FROM attempts a"
+    params: list[object] = []
+    if endpoint_id is not None:
+        sql += " JOIN deliveries d ON d.id = a.delivery_id AND d.endpoint_id = ?"
+        params.append(endpoint_id)
+    sql += " WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?"
+    params.extend((sequence, limit))
+    rows = await db.fetch_all(sql, params)
+    if not rows:
+        return []
+    ids = sorted({row["delivery_id"] for row in rows})
+    marks = ",".join("?" * len(ids))
+    found = await db.fetch_all(f"SELECT * FROM deliveries WHERE id IN ({marks})", ids)
+    by_id = {row["id"]: _delivery(row) for row in found}
+    return [
+        RecordedAttempt(row["a_sequence"], _attempt(row), by_id[row["delivery_id"]])
+        for row in rows
+        if row["delivery_id"] in by_id
+    ]
