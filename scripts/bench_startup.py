@@ -573,7 +573,9 @@ def cache_key() -> str:
 
 def report_binaries(results: dict[str, Result], runs: int) -> list[Verdict]:
     print(f"\ncold start to the first 200, PyInstaller builds, median of {runs}, env -i")
-    print_table(results)
+    for kind in ("one-file", "one-dir"):
+        names = (f"hello, {kind} binary", f"emulator, {kind} binary")
+        print_table({name: results[name] for name in names})
     for result in results.values():
         print(f"  size of {result.target.name}: {(result.size_bytes or 0) / MB:.1f} MB")
     print("\nbinary / hello binary")
