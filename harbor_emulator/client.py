@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_URL = "http://127.0.0.1:4280"
 YAML_MEDIA_TYPE = "application/yaml"
@@ -113,6 +114,11 @@ class Emulator:
         self.url = url.rstrip("/")
         self.control_token = control_token
         self.api_key = api_key
+        # Imported here, not at the top: the CLI and the pytest plugin import this module
+        # in processes that never send a request (`harbor-emulator start`, a test run that
+        # uses no emulator), and httpx costs them ~25-60 ms.
+        import httpx
+
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self.clock = ClockControl(self)
         self.faults = FaultControl(self)
@@ -147,6 +153,8 @@ class Emulator:
         token = self.control_token if path.startswith("/_control") else (key or self.api_key)
         if token:
             kwargs["headers"] = {"Authorization": f"Bearer {token}", **kwargs.get("headers", {})}
+        import httpx  # loaded by __init__ already: a dictionary lookup
+
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harbor_emulator.cli.start import GC_THRESHOLDS, _StartupWatch
+from harbor_emulator.cli.serving import GC_THRESHOLDS, _StartupWatch
 from harbor_emulator.testing import EmulatorServer
 
 

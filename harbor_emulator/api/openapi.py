@@ -12,7 +12,6 @@ import importlib.resources
 import json
 from typing import Any
 
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,6 +23,8 @@ DOCUMENT_NAME = "openapi.yaml"
 def document() -> dict[str, Any]:
     """The parsed document, read from the package on first use (not at import: most runs
     never ask for it, and parsing costs ~50 ms). Treat it as read-only."""
+    import yaml  # here, not at the top: the server imports this module at start
+
     text = importlib.resources.files("harbor_emulator").joinpath(DOCUMENT_NAME).read_text("utf-8")
     loaded = yaml.safe_load(text)
     assert isinstance(loaded, dict)

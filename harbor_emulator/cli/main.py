@@ -3,12 +3,18 @@ emulator over its control API (remote.py holds what they share)."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator
+
 import click
 
 from .. import __version__
-from . import fixtures, listen, sinks, state, tail, traffic
 from .remote import connection_options
-from .start import start
+
+# The modules whose COMMANDS the group offers, `start` first: a command's module is imported
+# when the command is looked up, trying them in this order, so `start` imports nothing of
+# the others' and `--version` none at all (click's LazyGroup pattern, by module).
+COMMAND_MODULES = ("start", "state", "fixtures", "sinks", "traffic", "listen", "tail")
 
 ENVIRONMENT_HELP = """\b
 Environment variables:
@@ -20,17 +26,21 @@ Environment variables:
 --url and --control-token go before or after any command's name."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENVIRONMENT_HELP)
-@click.version_option(__version__, "--version", prog_name="harbor-emulator")
-@connection_options
-def main() -> None:
-    """A local emulator of the Harbor events and webhooks API."""
+class LazyGroup(click.Group):
+    """A group whose commands live in COMMAND_MODULES, imported as they are looked up."""
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(command.name for command in self._commands() if command.name)
 
-for _command in (start, *state.COMMANDS, *fixtures.COMMANDS, *sinks.COMMANDS, *traffic.COMMANDS):
-    main.add_command(_command)
-for _command in (*listen.COMMANDS, *tail.COMMANDS):
-    main.add_command(_command)
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return next((command for command in self._commands() if command.name == cmd_name), None)
+
+    def _commands(self) -> Iterator[click.Command]:
+        for name in COMMAND_MODULES:
+            module = importlib.import_module(f"{__package__}.{name}")
+            for command in module.COMMANDS:
+                _show_envvars(command)
+                yield command
 
 
 def _show_envvars(command: click.Command) -> None:
@@ -40,6 +50,17 @@ def _show_envvars(command: click.Command) -> None:
             param.show_envvar = True
     for sub in getattr(command, "commands", {}).values():
         _show_envvars(sub)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=ENVIRONMENT_HELP,
+)
+@click.version_option(__version__, "--version", prog_name="harbor-emulator")
+@connection_options
+def main() -> None:
+    """A local emulator of the Harbor events and webhooks API."""
 
 
 _show_envvars(main)

@@ -16,12 +16,20 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from click.core import ParameterSource
 
-from ..client import DEFAULT_URL, Emulator, EmulatorUnreachable, HarborAPIError
+from ..server.config import DEFAULT_HOST, DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from ..client import Emulator
+
+# The client's default too (harbor_emulator.client.DEFAULT_URL), written here from the
+# server's defaults so that `start`, which reads --control-token through this module, does
+# not import the client.
+DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
 EXIT_API_ERROR = 1
 EXIT_UNREACHABLE = 2
@@ -111,6 +119,8 @@ class RemoteCommand(click.Command):
         self.params.extend(connection_params())
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ..client import EmulatorUnreachable, HarborAPIError
+
         try:
             return super().invoke(ctx)
         except HarborAPIError as exc:
@@ -125,6 +135,8 @@ class RemoteGroup(RemoteCommand, click.Group):
 
 
 def connect(ctx: click.Context) -> Emulator:
+    from ..client import Emulator
+
     emulator = Emulator(setting(ctx, "url"), control_token=setting(ctx, "control_token") or None)
     ctx.call_on_close(emulator.close)
     return emulator

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ..api.common import json_response
 from ..core.errors import HarborError
-from ..core.fixture_parsing import collector_paused, release
+from ..core.fixture_parsing import YAML_MEDIA_TYPES, collector_paused, release
 from . import fixtures
 from .auth import control
 from .export import export_state
@@ -23,7 +23,7 @@ from .export import export_state
 async def load_fixtures(request: Request) -> Response:
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     media_type = media_type.lower()
-    if media_type in fixtures.YAML_MEDIA_TYPES:
+    if media_type in YAML_MEDIA_TYPES:
         yaml_syntax = True
     elif media_type == "application/json" or media_type.endswith("+json"):
         yaml_syntax = False

@@ -49,8 +49,6 @@ from ..store.db import Tx
 from .clock_routes import persist_clock
 from .fixture_checks import Loader, Plan
 
-YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
-
 
 @cache
 def schema() -> dict[str, Any]:

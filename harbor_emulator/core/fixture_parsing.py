@@ -28,6 +28,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+# The media types a document in YAML syntax is sent as (JSON: application/json, *+json).
+YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
 # Aliases may add at most this many nodes to a document, and make it at most this many
 # times its own size. Sizes count nodes: each scalar, sequence and mapping (keys included)
 # as written, an alias as one; expanded, an alias counts as the whole node it names.

@@ -1,4 +1,10 @@
-"""One signed delivery attempt over HTTP, its outcome returned as data."""
+"""One signed delivery attempt over HTTP, its outcome returned as data.
+
+httpx (and plainhttp.py, built on it) is imported by the first attempt, not with this
+module: the server imports this module at start, and a run that never delivers, or an
+emulator's first health check, need not pay the ~25-60 ms httpx's import costs. Functions
+that use it import it locally; after the first attempt that is a dictionary lookup.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,15 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from .. import signing
-from .plainhttp import DeliveryTransport, ReceiverLimitError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .plainhttp import DeliveryTransport
 
 USER_AGENT = "Harbor-Webhooks/1.0"
 RESPONSE_EXCERPT_BYTES = 4096
@@ -133,7 +142,8 @@ class Sender:
         self.timeout_seconds = timeout_seconds
         self._timestamp = timestamp
         self._timer = timer
-        self._timeout = httpx.Timeout(timeout_seconds).as_dict()
+        # httpx's per-phase timeouts, set with the first transport.
+        self._timeout: dict[str, float | None] = {}
         self._idle: list[DeliveryTransport] = []
         self._all: list[DeliveryTransport] = []
         self._limit = concurrency
@@ -145,7 +155,12 @@ class Sender:
     def _transport(self) -> DeliveryTransport:
         if self._idle:
             return self._idle.pop()
+        import httpx
+
+        from .plainhttp import DeliveryTransport
+
         if not self._client_headers:
+            self._timeout = httpx.Timeout(self.timeout_seconds).as_dict()
             # verify=False: the client is built only to read its default headers, and a
             # verifying one would load the CA bundle for nothing.
             defaults = httpx.AsyncClient(verify=False, trust_env=False).headers
@@ -160,6 +175,8 @@ class Sender:
 
     def _httpx_transport(self) -> httpx.AsyncHTTPTransport:
         """httpx's own transport, for https (and all URLs without httptools)."""
+        import httpx
+
         if self._ssl_context is None:
             # Built once and shared: each transport building its own (httpx's default)
             # loads the CA bundle again, tens of ms of blocked event loop per transport,
@@ -180,6 +197,8 @@ class Sender:
     def _url(self, url: str) -> httpx.URL:
         parsed = self._urls.get(url)
         if parsed is None:
+            import httpx
+
             if len(self._urls) >= 1024:
                 self._urls.clear()
             parsed = self._urls[url] = httpx.URL(url)
@@ -192,6 +211,8 @@ class Sender:
         timestamp = int(self._timestamp())
         headers = headers_for(request, timestamp)
         transport = self._transport()
+        import httpx  # imported by _transport()
+
         started = self._timer()
         timeout_ms = int(self.timeout_seconds * 1000)
         try:
@@ -244,6 +265,8 @@ class Sender:
         # Event types may be any non-space Unicode; httpx encodes str header values as
         # ASCII and raised on `café.créé`, which left the delivery pending and retried in
         # a hot loop. UTF-8 bytes are valid field content (RFC 9110 obs-text).
+        import httpx
+
         wire = self._client_headers + [
             (name.encode("ascii"), value.encode("utf-8")) for name, value in headers.items()
         ]
@@ -325,6 +348,10 @@ def _seconds(value: float) -> str:
 
 def connection_error_detail(exc: BaseException, url: str) -> str:
     """One sentence naming the cause of a connection error and the address tried."""
+    import httpx
+
+    from .plainhttp import ReceiverLimitError
+
     address = _address(url)
     causes = _causes(exc)
     innermost = str(causes[-1]) or type(causes[-1]).__name__

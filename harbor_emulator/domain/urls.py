@@ -29,8 +29,6 @@ import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
-import httpx
-
 from harbor_emulator.core.errors import HarborError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -201,6 +199,10 @@ def _sender_host(value: str, scheme: str, host: str, param: str) -> str | None:
 
     A URL httpx reads differently would reach a host we never checked: invalid_url.
     """
+    # Imported here: the server imports this module at start, before anything needs httpx
+    # (~25-60 ms of import; see delivery/sender.py).
+    import httpx
+
     try:
         parsed = httpx.URL(value)
     except (httpx.InvalidURL, ValueError):

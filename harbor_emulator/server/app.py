@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import inspect
 import logging
 import time
@@ -16,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
@@ -33,8 +34,6 @@ from ..control import (
     delivery_routes,
     determinism,
     faults,
-    fixture_routes,
-    fixtures,
     listings,
     settings,
     sinks,
@@ -46,7 +45,6 @@ from ..core.errors import HarborError
 from ..core.fast_state import AttributeState
 from ..core.ids import IdFactory
 from ..core.randomness import Randomness
-from ..dashboard import routes as dashboard_routes
 from ..delivery.scheduler import Scheduler
 from ..delivery.sender import Sender
 from ..domain.auth import KeyRegistry
@@ -105,6 +103,55 @@ def _direct(route: BaseRoute) -> BaseRoute:
     return direct
 
 
+class LazyRoutes(BaseRoute):
+    """A module's `routes`, imported when a request first gets as far as them.
+
+    Starlette tries routes in order and stops at the first that matches in full, so routes
+    listed last are imported by the first request no earlier route serves (or any 404).
+    The dashboard goes there: test suites never open it, and its pages and templates'
+    helpers were ~10 ms of every start, a fifth of what the emulator added to a bare
+    Starlette app's start. So do fixtures loads and exports (~5 ms: the document checks).
+    """
+
+    # Where `matches` leaves the route it chose, for `handle` (the scope is per request).
+    _CHOSEN = "harbor_emulator.lazy_route"
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self._routes: list[BaseRoute] | None = None
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        if self._routes is None:
+            loaded = importlib.import_module(self.module).routes
+            self._routes = [_direct(route) for route in loaded]
+        return self._routes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        # As Starlette's Router chooses: the first full match, else the first partial one
+        # (a path served with other methods: 405).
+        partial: tuple[Match, Scope] | None = None
+        for route in self.routes:
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                return match, {**child_scope, self._CHOSEN: route}
+            if match is Match.PARTIAL and partial is None:
+                partial = match, {**child_scope, self._CHOSEN: route}
+        return partial or (Match.NONE, {})
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route: BaseRoute = scope.pop(self._CHOSEN)
+        await route.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                pass
+        raise NoMatchFound(name, path_params)
+
+
 def _request_id(request: Request) -> str:
     return request.scope.get("state", {}).get("request_id", "req_unknown")
 
@@ -134,10 +181,18 @@ def _allowed_methods(request: Request) -> str:
     it). Starlette's own header names only the first route that matched the path, and a
     path here is usually served by one route per method."""
     methods: set[str] = set()
-    for route in request.app.routes:
+    for route in _flat(request.app.routes):
         if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
             methods |= route.methods
     return ", ".join(sorted(methods))
+
+
+def _flat(routes: list[BaseRoute]) -> list[BaseRoute]:
+    return [
+        inner
+        for route in routes
+        for inner in (route.routes if isinstance(route, LazyRoutes) else [route])
+    ]
 
 
 @control
@@ -187,7 +242,7 @@ async def reset_state(state: Any, seed: int | None = None) -> None:
     for hook in state.reset_hooks:
         await hook()
     await state.keys.reload(state.db)
-    await fixtures.load_files(state, state.config.fixtures)
+    await _load_start_fixtures(state)
 
 
 def create_app(
@@ -240,7 +295,7 @@ def create_app(
             state.time_travel = state.scheduler.advance_to
             determinism.apply_mode(state)
             # An invalid file fails the startup; `harbor-emulator start` reports it in one line.
-            await fixtures.load_files(state, config.fixtures)
+            await _load_start_fixtures(state)
             state.scheduler.start()
             log.debug("state ready in %.0f ms", (time.perf_counter() - started) * 1000)
             try:
@@ -262,14 +317,16 @@ def create_app(
         Route("/_control/reset", reset, methods=["POST"]),
         *clock_routes.routes,
         *settings.routes,
-        *fixture_routes.routes,
         *delivery_routes.routes,
         *listings.routes,
         *sinks.routes,
         *faults.routes,
         *snapshots.routes,
         *openapi_api.routes,
-        *dashboard_routes.routes,
+        # Last, imported when a request first reaches them: fixtures loads and exports
+        # (YAML, the document checks), then the pages at /.
+        LazyRoutes("harbor_emulator.control.fixture_routes"),
+        LazyRoutes("harbor_emulator.dashboard.routes"),
     ]
     app = HarborApp(
         routes=routes,
@@ -287,6 +344,15 @@ def create_app(
     app.state.clock = the_clock
     app.state.gate = StateGate()
     return app
+
+
+async def _load_start_fixtures(state: Any) -> None:
+    """The --fixtures files, at start and after each reset; the loader (YAML, the
+    document's checks: ~5 ms of imports) only when there are some."""
+    if state.config.fixtures:
+        from ..control import fixtures
+
+        await fixtures.load_files(state, state.config.fixtures)
 
 
 def _attempt_time(app: Starlette, host: Callable[[], float]) -> float:

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 from starlette.types import Scope
 
 from ..control.auth import CONTROL_TOKEN_CHECKED, token_matches, token_refusal
-from ..control.fixtures import YAML_MEDIA_TYPES
 from ..core.errors import HarborError
+from ..core.fixture_parsing import YAML_MEDIA_TYPES
 from .config import Config
 
 # `uvicorn --host` values that listen on every interface.

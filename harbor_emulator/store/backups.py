@@ -181,12 +181,15 @@ def _fsync_directory(directory: Path) -> None:
 _ID_TABLES = ("events", "endpoints", "signing_keys", "subscriptions", "deliveries", "attempts")
 
 
+# One query for all tables: every start runs it, and each query is a trip to the
+# database thread.
+_NEWEST_IDS_SQL = " UNION ALL ".join(
+    f"SELECT MAX(id) AS id FROM {table} GROUP BY substr(id, 1, instr(id, '_'))"
+    for table in _ID_TABLES
+)
+
+
 async def newest_ids(db: Database) -> list[str]:
     """The greatest stored id of each prefix in each table."""
-    found: list[str] = []
-    for table in _ID_TABLES:
-        rows = await db.fetch_all(
-            f"SELECT MAX(id) AS id FROM {table} GROUP BY substr(id, 1, instr(id, '_'))"
-        )
-        found += [str(row["id"]) for row in rows if row["id"] is not None]
-    return found
+    rows = await db.fetch_all(_NEWEST_IDS_SQL)
+    return [str(row["id"]) for row in rows if row["id"] is not None]

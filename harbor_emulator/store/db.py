@@ -550,14 +550,19 @@ def _user_version(path: str) -> int:
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:
-    async with conn.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    version = int(row[0]) if row else 0
+    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
+    version = int(rows[0][0]) if rows else 0
     if version > len(MIGRATIONS):
         raise RuntimeError(
             f"the database is schema version {version}, newer than this emulator "
             f"({len(MIGRATIONS)}); upgrade harbor-emulator or use another --db"
         )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        # executescript commits first, so wrap the migration in its own transaction.
-        await conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    # Each migration in its own transaction (executescript commits first), all in one
+    # script: one trip to the database thread instead of one each, which under load cost
+    # a start ~1 ms apiece. A failing migration stops the script with those before it kept.
+    script = "".join(
+        f"BEGIN;\n{migration}\nPRAGMA user_version = {number};\nCOMMIT;\n"
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1)
+    )
+    if script:
+        await conn.executescript(script)

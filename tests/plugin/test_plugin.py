@@ -252,6 +252,7 @@ def test_the_plugin_starts_nothing_until_a_fixture_is_used(users_suite: pytest.P
             assert "harbor_emulator.testing.pytest_plugin" in sys.modules  # by its entry point
             assert "harbor_emulator.testing.server" not in sys.modules
             assert "uvicorn" not in sys.modules
+            assert "httpx" not in sys.modules
             assert threading.active_count() == 1
         """
     )
@@ -265,6 +266,8 @@ def test_importing_the_plugin_module_has_no_side_effects() -> None:
         import sys, threading
         import harbor_emulator.testing.pytest_plugin
         heavy = {"uvicorn", "starlette", "aiosqlite", "harbor_emulator.server.app"}
+        # A run that uses no emulator pays for no client, templates or fixtures either.
+        heavy |= {"httpx", "harbor_emulator.client", "jinja2", "yaml", "jsonschema"}
         heavy &= set(sys.modules)
         assert not heavy, heavy
         assert threading.active_count() == 1
