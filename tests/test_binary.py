@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from harbor_emulator import signing
-from tests import shipped_binary
+from tests import shipped_binary, skip_policy
 
 pytestmark = pytest.mark.slow
 
@@ -219,7 +219,13 @@ def mapped_files(pid: int) -> set[Path]:
     return {Path(f[5]) for f in fields if len(f) >= 6 and f[5].startswith("/")}
 
 
-@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc")
+@skip_policy.skip_if(
+    None
+    if Path("/proc/self/maps").exists()
+    else skip_policy.skip_reason(
+        "Linux's /proc (it reads a process's mapped files)", "a Linux machine"
+    )
+)
 def test_the_server_runs_from_its_folder_and_unpacks_nothing(binary: Path, tmp_path: Path) -> None:
     """Per-worker emulators start often: nothing may be unpacked per start (a one-file build
     extracts ~40 MB into $TMPDIR/_MEI… each time), and Python runs in the process started."""
