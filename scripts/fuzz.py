@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -101,6 +102,12 @@ def started_emulator() -> Iterator[str]:
         Sender._transport = original  # type: ignore[method-assign]
 
 
+def hooks_environment() -> dict[str, str]:
+    """This process's environment with scripts/_fuzz_hooks.py loaded by `st run`."""
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "SCHEMATHESIS_HOOKS": "_fuzz_hooks", "PYTHONPATH": path}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="fuzz this running emulator instead of starting one")
@@ -126,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             paths=args.paths,
             duration_seconds=args.duration,
         )
-        return subprocess.call([*command, *args.st_args])
+        return subprocess.call([*command, *args.st_args], env=hooks_environment())
 
 
 if __name__ == "__main__":
