@@ -50,6 +50,7 @@ def _attempt(row: Row) -> Attempt:
         response_headers=None
         if row["response_headers"] is None
         else tuple((name, value) for name, value in json.loads(row["response_headers"])),
+        chaos=row["chaos"],
     )
 
 
@@ -234,9 +235,19 @@ async def record_attempts(tx: Tx, outcomes: Sequence[AttemptOutcome]) -> None:
         return
     await tx.executemany(_MOVE_ON, [_move_on_params(o) for o in outcomes])
     await tx.executemany(
-        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
         "WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)",
         [(*_attempt_params(o.attempt), o.attempt.delivery_id) for o in outcomes],
+    )
+
+
+async def postpone(tx: Tx, delivery_id: str, due_ms: int, until_ms: int) -> int:
+    """Move a pending delivery due at `due_ms` to `until_ms` (a chaos delay): one replayed,
+    held or cancelled meanwhile keeps what that did."""
+    return await tx.execute(
+        "UPDATE deliveries SET next_attempt_ms = ? "
+        "WHERE id = ? AND status = 'pending' AND next_attempt_ms = ?",
+        (until_ms, delivery_id, due_ms),
     )
 
 
@@ -376,7 +387,7 @@ async def attempts_all(db: Database) -> list[Attempt]:
 
 _ATTEMPT_COLUMNS = (
     "id, delivery_id, attempt_number, attempted_ms, duration_ms, response_code, "
-    "response_body, error, request_headers, error_detail, timeout_ms, response_headers"
+    "response_body, error, request_headers, error_detail, timeout_ms, response_headers, chaos"
 )
 
 
@@ -394,12 +405,13 @@ def _attempt_params(a: Attempt) -> tuple[object, ...]:
         a.error_detail,
         a.timeout_ms,
         None if a.response_headers is None else json.dumps(a.response_headers),
+        a.chaos,
     )
 
 
 async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
     await tx.executemany(
-        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [_attempt_params(a) for a in attempts],
     )
 

@@ -78,6 +78,9 @@ class Attempt:
     error_detail: str | None = None
     timeout_ms: int | None = None
     response_headers: tuple[tuple[str, str], ...] | None = None
+    # Dashboard-only: the chaos faults that bent this attempt, space-separated
+    # ("ack_lost", "duplicate", "delay=300"); None when none did.
+    chaos: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,11 @@ MIGRATIONS: tuple[str, ...] = (
         rng_state TEXT                   -- JSON [version, state, gauss] of its generator
     );
     """,
+    # 8: which chaos faults bent an attempt ("delay=300 ack_lost"), for the dashboard: the
+    # API's attempt object keeps its fixed shape.
+    """
+    ALTER TABLE attempts ADD COLUMN chaos TEXT;
+    """,
 )
 
 # Tables emptied by POST /_control/reset, children before parents for the foreign keys.
