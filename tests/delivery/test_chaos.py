@@ -84,6 +84,10 @@ def test_ack_lost_delivers_again_at_the_next_retry(emulator: Emulator, api: http
     for request in requests:
         _assert_signed(request, webhook["secret"])
     assert api.get(f"/v1/deliveries/{delivery['id']}").json()["status"] == "succeeded"
+    # The control view says which attempt chaos bent, and what the receiver really said.
+    shown = emulator.control("GET", f"/deliveries/{delivery['id']}").json()["attempts"]
+    assert [a["chaos"] for a in shown] == [None, "ack_lost"]
+    assert "the receiver answered 200" in shown[1]["error_detail"]
     [fault] = emulator.control("GET", "/faults").json()["data"]
     assert (fault["remaining"], fault["fired_count"]) == (0, 1)
 
@@ -110,6 +114,11 @@ def test_duplicate_sends_the_attempt_twice_and_records_it_once(
     for delivery in deliveries.values():
         assert delivery["status"] == "succeeded"
         assert len(_attempts(api, delivery["id"])) == 1
+    marks = {
+        d["event_id"]: emulator.control("GET", f"/deliveries/{d['id']}").json()["attempts"][0]
+        for d in deliveries.values()
+    }
+    assert sorted(str(a["chaos"]) for a in marks.values()) == ["None", "duplicate"]
 
 
 def test_delay_lets_a_later_event_overtake(emulator: Emulator, api: httpx.Client) -> None:
@@ -140,6 +149,8 @@ def test_delay_lets_a_later_event_overtake(emulator: Emulator, api: httpx.Client
     page = emulator.http.get(f"/webhooks/deliveries/{delivery['id']}")
     assert page.status_code == 200
     assert "chaos: delayed 600 s" in page.text
+    shown = emulator.control("GET", f"/deliveries/{delivery['id']}").json()["attempts"]
+    assert [a["chaos"] for a in shown] == ["delay=600"]
     assert "chaos" not in json.dumps(attempt)
 
 

@@ -1332,8 +1332,13 @@ export interface components {
              *     null for an answer, and where not recorded.
              */
             error_detail: string | null;
+            /**
+             * @description The chaos faults that bent this attempt, space-separated: `ack_lost`,
+             *     `duplicate`, `delay=<seconds>` (docs/chaos.md); null when none did.
+             */
+            chaos: string | null;
         };
-        /** @description An attempt as `/v1` shows it, plus `error_detail`. */
+        /** @description An attempt as `/v1` shows it, plus `error_detail` and `chaos`. */
         ControlAttempt: components["schemas"]["ControlAttemptFields"];
         /** @description A control attempt with its place in the feed and its delivery's context. */
         ControlFeedAttempt: components["schemas"]["ControlAttemptFields"] & {
