@@ -1,18 +1,24 @@
 """The npm package's `chaos` and `clearChaos` (src/chaos.ts), built from this checkout's
 sources (tests/test_npm_types.py's `built` fixture) and run by Node against a real emulator:
-the faults they create bend real deliveries to a sink."""
+the faults they create bend real deliveries to a sink; docs/chaos.md's Vitest example runs
+in the example project (its `project` fixture) as written."""
 
 from __future__ import annotations
 
 import json
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import Emulator
-from tests.test_npm_types import Built, built, run
+from tests.test_npm_types import ROOT, Built, built, project, run
 
-__all__ = ["built"]  # the fixture, used by name below
+__all__ = ["built", "project"]  # the fixtures, used by name below
+
+PAGE = ROOT / "docs" / "chaos.md"
+TS_BLOCK = re.compile(r"^```ts\n(?P<code>.*?)^```$", re.S | re.M)
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +64,19 @@ def test_npm_chaos_bends_real_deliveries(built: Built, emulator: Emulator) -> No
     assert first == second and first[1] == "1"
     assert (out["cleared"], out["left"]) == (5, 0)
     assert "at least one" in out["refused"]
+
+
+def test_the_vitest_example_of_chaos_md_runs(project: Path, emulator: Emulator) -> None:
+    [code] = TS_BLOCK.findall(PAGE.read_text())
+    (project / "test" / "global" / "chaos.test.ts").write_text(code)
+    config = project / "vitest.chaos.config.mjs"
+    config.write_text(
+        'import { defineConfig } from "vitest/config";\n'
+        "export default defineConfig({ test: {\n"
+        '  include: ["test/global/chaos.test.ts"],\n'
+        "  provide: { harborUrl: process.env.HARBOR_URL },\n"
+        "} });\n"
+    )
+    vitest = ["npx", "--no-install", "vitest", "run", "--config", config.name]
+    result = run(vitest, project, HARBOR_URL=emulator.url)
+    assert re.search(r"Tests\s+1 passed \(1\)", result.stdout), result.stdout
