@@ -330,7 +330,8 @@ def _make_it_older(path: Path) -> None:
     try:
         conn.executescript(
             "DROP TABLE sink_requests; DROP TABLE sink_script; DROP TABLE sinks;"
-            "DROP TABLE faults; PRAGMA user_version = 6;"
+            "DROP TABLE faults; ALTER TABLE attempts DROP COLUMN chaos;"
+            "PRAGMA user_version = 6;"
         )
         [row] = conn.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchall()
         stored = json.loads(row[0])
