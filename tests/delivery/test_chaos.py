@@ -151,6 +151,7 @@ def test_delay_lets_a_later_event_overtake(emulator: Emulator, api: httpx.Client
     assert "chaos: delayed 600 s" in page.text
     shown = emulator.control("GET", f"/deliveries/{delivery['id']}").json()["attempts"]
     assert [a["chaos"] for a in shown] == ["delay=600"]
+    assert "delay 600s" in emulator.http.get("/faults").text
     assert "chaos" not in json.dumps(attempt)
 
 
