@@ -122,6 +122,8 @@ def test_duplicate_sends_the_attempt_twice_and_records_it_once(
 
 
 def test_delay_lets_a_later_event_overtake(emulator: Emulator, api: httpx.Client) -> None:
+    # Frozen, so the 599 s below are all that passes however slow the machine is.
+    assert emulator.control("POST", "/clock/freeze").status_code == 200
     webhook = _webhook(emulator, api, "late")
     _fault(emulator, endpoint_id=webhook["id"], outcome="delay", delay_seconds=600, count=1)
     _event(api, 1)
