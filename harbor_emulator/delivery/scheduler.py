@@ -117,9 +117,6 @@ class Scheduler:
         self._finished_meanwhile: set[str] = set()
         # Deliveries whose last attempt hit a bug, with when (monotonic) to try them again.
         self._resting: dict[str, float] = {}
-        # Deliveries a chaos delay postponed: (attempt number, seconds). That attempt goes
-        # out when due again, not delayed twice, and is marked with the delay it took.
-        self._delayed: dict[str, tuple[int, int]] = {}
         self._traveling = False
         self._loop: asyncio.Task[None] | None = None
         clock.subscribe(self.wake)
@@ -156,7 +153,6 @@ class Scheduler:
     async def cancel_running(self) -> None:
         """Abandon attempts in flight (reset): their deliveries are about to disappear."""
         self._resting.clear()
-        self._delayed.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -371,21 +367,20 @@ class Scheduler:
         scheduled_ms = delivery.next_attempt_ms
         assert scheduled_ms is not None
         number = delivery.attempt_count + 1
-        delay = self._delayed.pop(delivery.id, None)
-        delayed_seconds = delay[1] if delay is not None and delay[0] == number else None
+        # A chaos delay already postponed this attempt: it goes out now, not delayed twice.
+        delayed_seconds = delivery.chaos_delay_seconds
         forced = (
             self._take_fault(delivery.endpoint_id, delayed=delayed_seconds is not None)
             if self._take_fault
             else None
         )
         if forced is not None and forced.outcome == "delay":
-            assert forced.delay_seconds is not None
+            delay_seconds = forced.delay_seconds
+            assert delay_seconds is not None
             # Not sent now: due again later, so later deliveries can overtake it.
-            until_ms = scheduled_ms + forced.delay_seconds * 1000
             await self._db.write(
-                lambda tx: deliveries.postpone(tx, delivery.id, scheduled_ms, until_ms)
+                lambda tx: deliveries.postpone(tx, delivery.id, scheduled_ms, delay_seconds)
             )
-            self._delayed[delivery.id] = (number, forced.delay_seconds)
             return
         chaos = [] if delayed_seconds is None else [f"delay={delayed_seconds}"]
         if forced is not None and forced.outcome not in CHAOS_SENDS:

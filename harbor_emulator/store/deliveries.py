@@ -29,6 +29,7 @@ def _delivery(row: Row) -> Delivery:
         last_attempt_ms=row["last_attempt_ms"],
         next_attempt_ms=row["next_attempt_ms"],
         created_ms=row["created_ms"],
+        chaos_delay_seconds=row["chaos_delay_seconds"],
     )
 
 
@@ -210,7 +211,7 @@ _MOVE_ON = (
     "status = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
     "THEN :status ELSE status END, "
     "next_attempt_ms = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
-    "THEN :next ELSE next_attempt_ms END "
+    "THEN :next ELSE next_attempt_ms END, chaos_delay_seconds = NULL "
     "WHERE id = :id"
 )
 
@@ -241,20 +242,21 @@ async def record_attempts(tx: Tx, outcomes: Sequence[AttemptOutcome]) -> None:
     )
 
 
-async def postpone(tx: Tx, delivery_id: str, due_ms: int, until_ms: int) -> int:
-    """Move a pending delivery due at `due_ms` to `until_ms` (a chaos delay): one replayed,
-    held or cancelled meanwhile keeps what that did."""
+async def postpone(tx: Tx, delivery_id: str, due_ms: int, delay_seconds: int) -> int:
+    """Move a pending delivery due at `due_ms` `delay_seconds` later (a chaos delay), noting
+    the delay its next attempt took: one replayed, held or cancelled meanwhile keeps what
+    that did."""
     return await tx.execute(
-        "UPDATE deliveries SET next_attempt_ms = ? "
+        "UPDATE deliveries SET next_attempt_ms = ?, chaos_delay_seconds = ? "
         "WHERE id = ? AND status = 'pending' AND next_attempt_ms = ?",
-        (until_ms, delivery_id, due_ms),
+        (due_ms + delay_seconds * 1000, delay_seconds, delivery_id, due_ms),
     )
 
 
 async def replay(tx: Tx, delivery_id: str, now_ms: int) -> int:
     return await tx.execute(
-        "UPDATE deliveries SET status = 'pending', next_attempt_ms = ? "
-        "WHERE id = ? AND status != 'cancelled'",
+        "UPDATE deliveries SET status = 'pending', next_attempt_ms = ?, "
+        "chaos_delay_seconds = NULL WHERE id = ? AND status != 'cancelled'",
         (now_ms, delivery_id),
     )
 

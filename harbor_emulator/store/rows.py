@@ -58,6 +58,8 @@ class Delivery:
     last_attempt_ms: int | None
     next_attempt_ms: int | None
     created_ms: int
+    # The chaos delay its next attempt already took (contract "Delivery chaos"); None if not.
+    chaos_delay_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,9 +193,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 8: which chaos faults bent an attempt ("delay=300 ack_lost"), for the dashboard: the
-    # API's attempt object keeps its fixed shape.
+    # API's attempt object keeps its fixed shape; and the chaos delay a delivery's next
+    # attempt already took, so it goes out when due again instead of being delayed twice.
     """
     ALTER TABLE attempts ADD COLUMN chaos TEXT;
+    ALTER TABLE deliveries ADD COLUMN chaos_delay_seconds INTEGER;  -- NULL: not delayed
     """,
 )
 

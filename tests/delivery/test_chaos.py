@@ -215,3 +215,27 @@ def test_seeded_chaos_is_byte_identical(emulator_factory: Any, seed: int) -> Non
     assert any(attempt != "1" for _, attempt, _ in seen)
     order = [n for _, attempt, n in seen if attempt == "1"]
     assert order != sorted(order)
+
+
+def test_a_postponed_attempt_stays_postponed_across_a_snapshot(
+    emulator: Emulator, api: httpx.Client
+) -> None:
+    """Which attempt a delay postponed is state: a snapshot restored (or a restart with
+    --db) sends it once when due, marked with its delay, and never delays it twice."""
+    assert emulator.control("POST", "/clock/freeze").status_code == 200
+    webhook = _webhook(emulator, api, "kept")
+    _fault(emulator, endpoint_id=webhook["id"], outcome="delay", delay_seconds=60)
+    _event(api, 1)
+    emulator.drain()
+    saved = emulator.control("POST", "/snapshots", json={"name": "postponed"})
+    assert saved.status_code == 201, saved.text
+    for _ in range(2):
+        emulator.advance(60)
+        emulator.drain()
+        [delivery] = api.get("/v1/deliveries").json()["data"]
+        shown = emulator.control("GET", f"/deliveries/{delivery['id']}").json()["attempts"]
+        # The fault fires on every attempt; the postponed one still went out, once.
+        assert [(a["attempt_number"], a["chaos"]) for a in shown] == [(1, "delay=60")]
+        assert len(_received(emulator, "kept")) == 1
+        restored = emulator.control("POST", "/snapshots/postponed/restore")
+        assert restored.status_code == 200, restored.text
