@@ -374,6 +374,15 @@ class Sink:
         self._emulator.control("DELETE", self._path)
 
 
+CHAOS_OUTCOMES = ("ack_lost", "duplicate", "delay")
+DEFAULT_MAX_DELAY_SECONDS = 600
+# A delayed attempt's lateness is drawn from this many steps up to the maximum (one fault
+# each), so deliveries delayed together still overtake one another.
+DELAY_STEPS = 4
+# The contract's bound on `delay_seconds` (the longest retry policy, 72 h).
+MAX_DELAY_SECONDS = 259_200
+
+
 class FaultControl:
     """Injected API and delivery faults, through /_control/faults."""
 
@@ -393,6 +402,99 @@ class FaultControl:
 
     def remove(self, fault_id: str) -> None:
         self._emulator.control("DELETE", f"/faults/{quote(fault_id, safe='')}")
+
+    def chaos(
+        self,
+        endpoint_id: str,
+        *,
+        ack_lost: float | None = None,
+        duplicate: float | None = None,
+        delay: float | None = None,
+        max_delay: float | timedelta = DEFAULT_MAX_DELAY_SECONDS,
+        seed: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Add chaos faults for one endpoint, each outcome with its probability: `ack_lost`
+        (delivered, then retried as if the answer was lost), `duplicate` (sent twice at
+        once), `delay` (sent up to `max_delay` late, so later events overtake it). Returns
+        the faults created (docs/chaos.md)."""
+        specs = chaos_faults(
+            endpoint_id,
+            ack_lost=ack_lost,
+            duplicate=duplicate,
+            delay=delay,
+            max_delay_seconds=_seconds(max_delay),
+            seed=seed,
+        )
+        return [self.add(**spec) for spec in specs]
+
+    def clear_chaos(self, endpoint_id: str) -> int:
+        """Remove the chaos faults (`ack_lost`, `duplicate`, `delay`) of one endpoint; its
+        other faults stay. Returns how many were removed."""
+        chaotic = [
+            fault
+            for fault in self.list()
+            if fault.get("endpoint_id") == endpoint_id and fault.get("outcome") in CHAOS_OUTCOMES
+        ]
+        for fault in chaotic:
+            self.remove(fault["id"])
+        return len(chaotic)
+
+
+def chaos_faults(
+    endpoint_id: str,
+    *,
+    ack_lost: float | None = None,
+    duplicate: float | None = None,
+    delay: float | None = None,
+    max_delay_seconds: int = DEFAULT_MAX_DELAY_SECONDS,
+    seed: int | None = None,
+) -> list[dict[str, Any]]:
+    """The delivery-fault specs `chaos` creates, in the order they are consulted.
+
+    Each outcome is one fault firing with its probability; faults are consulted in order
+    and the first that fires wins. `delay` becomes DELAY_STEPS faults, delays of 1/4, 2/4,
+    3/4 and all of `max_delay_seconds`, whose chained probabilities add up to `delay`, each
+    step equally likely: the lateness is drawn per attempt from the same seeded draws as
+    every fault. With `seed`, fault i is seeded `seed + i`, so the faults draw apart."""
+    specs: list[dict[str, Any]] = []
+    for outcome, probability in (("ack_lost", ack_lost), ("duplicate", duplicate)):
+        if probability is not None:
+            specs.append({"outcome": outcome, "probability": _probability(outcome, probability)})
+    if delay is not None:
+        _probability("delay", delay)
+        if not 1 <= max_delay_seconds <= MAX_DELAY_SECONDS:
+            raise ValueError(f"max_delay must be 1 s to {MAX_DELAY_SECONDS} s.")
+        fractions = range(1, DELAY_STEPS + 1)
+        steps = sorted({max(1, max_delay_seconds * k // DELAY_STEPS) for k in fractions})
+        share = delay / len(steps)
+        for index, seconds in enumerate(steps):
+            # Fires only if the steps before it did not: conditional on that, P(step) = share.
+            left = 1 - index * share
+            specs.append(
+                {
+                    "outcome": "delay",
+                    "delay_seconds": seconds,
+                    "probability": 0.0 if left <= 0 else min(1.0, share / left),
+                }
+            )
+    if not specs:
+        raise ValueError("Give at least one of ack_lost, duplicate and delay.")
+    for index, spec in enumerate(specs):
+        spec.update(target="delivery", endpoint_id=endpoint_id)
+        if seed is not None:
+            spec["seed"] = seed + index
+    return specs
+
+
+def _probability(outcome: str, probability: float) -> float:
+    if isinstance(probability, bool) or not 0 <= probability <= 1:
+        raise ValueError(f"{outcome} must be a probability from 0 to 1, not {probability!r}.")
+    return float(probability)
+
+
+def _seconds(duration: float | timedelta) -> int:
+    seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
+    return int(seconds)
 
 
 class SnapshotControl:

@@ -410,6 +410,36 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
         Expect("harbor-emulator faults list", stdout=r"ID +TARGET +MATCH"),
         Expect("harbor-emulator faults clear flt_01HX…", stdout=r"flt_\w{26}"),
     ],
+    "docs/cli.md: harbor-emulator chaos wh_01HX… --ack-lost 0.2 --duplicate 0.…": [
+        Expect(
+            "harbor-emulator chaos wh_01HX…",
+            stdout=r"ID +ENDPOINT +OUTCOME +PROBABILITY +SEED\n"
+            r"flt_\w{26} +wh_\w{26} +ack_lost +0\.2 +7\n"
+            r"flt_\w{26} +wh_\w{26} +duplicate +0\.1 +8\n"
+            r"(flt_\w{26} +wh_\w{26} +delay (150|300|450|600)s +0\.\d+ +\d+\n){4}$",
+        ),
+        Expect("harbor-emulator chaos clear wh_01HX…", stdout=r"^removed 6 chaos faults of wh_"),
+    ],
+    # ---- docs/chaos.md
+    'docs/chaos.md: curl -s localhost:4280/v1/webhooks -H "Authorization: Bearer…': [
+        Expect("curl -s localhost:4280/v1/webhooks", 201, json={"events": ["order.*"]}),
+        Expect("harbor-emulator chaos wh_01HX…", stdout=r"(flt_\w{26} +wh_\w{26} .*\n){6}$"),
+        Expect(
+            "harbor-emulator trigger order.paid",
+            stdout=r"^created evt_\w{26} order\.paid .*: 1 delivery",
+            settle=True,
+        ),
+        Expect("harbor-emulator clock advance 3h", stdout=r"\(advanced 3h\)"),
+        # Seed 42 duplicates the one attempt: it arrived twice.
+        Expect(
+            "harbor-emulator sinks show orders",
+            stdout=r"^(\S+  POST /_sink/orders  order\.paid  \{\"id\":\"dlv_\w{26}\".*\n){2}$",
+        ),
+        Expect("harbor-emulator chaos clear wh_01HX…", stdout=r"^removed 6 chaos faults of wh_"),
+    ],
+    "docs/chaos.md: // test/global/chaos.test.ts: a redelivered or duplicated or…": Skip(
+        "TypeScript: tests/test_npm_chaos.py runs this file under Vitest in npm/example"
+    ),
     # ---- docs/control.md
     f"docs/control.md: {E_HEAD}": [
         Expect(E_LINE),

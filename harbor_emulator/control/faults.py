@@ -34,6 +34,7 @@ from ..api.common import (
 from ..core.clock import Clock, format_ms
 from ..core.errors import STATUS_BY_CODE, HarborError
 from ..core.ids import IdFactory
+from ..delivery.scheduler import ForcedOutcome
 from ..store import faults as stored
 from ..store.db import RETRY_AFTER_SECONDS, Database, Tx
 from ..store.rows import StoredFault
@@ -46,15 +47,21 @@ MAX_COUNT = 1_000_000
 MAX_RETRY_AFTER_MS = 86_400_000
 DEFAULT_RETRY_AFTER_MS = 1_000
 DELIVERY_ERRORS = ("timeout", "connection_error")
+# Chaos outcomes: the receiver is called (unlike the outcomes above), and the attempt is
+# bent the way real networks bend at-least-once delivery (contract "Delivery chaos").
+CHAOS_OUTCOMES = ("ack_lost", "duplicate", "delay")
+# A delay past the longest retry policy (72 h) would only outlive the delivery.
+MAX_DELAY_SECONDS = 259_200
 
 _METHOD = re.compile(r"[A-Za-z]{1,16}")
 _ENDPOINT_ID = re.compile(r"(wh|dest)_[A-Za-z0-9]{1,64}")
 TRIGGER_FIELDS = ("count", "probability", "seed")
 API_FIELDS = ("target", "method", "path", "error_code", "retry_after_ms", *TRIGGER_FIELDS)
-DELIVERY_FIELDS = ("target", "endpoint_id", "outcome", *TRIGGER_FIELDS)
+DELIVERY_FIELDS = ("target", "endpoint_id", "outcome", "delay_seconds", *TRIGGER_FIELDS)
 
 # What a delivery attempt records instead of calling the receiver: an error name
-# ("timeout", "connection_error") or the HTTP status the receiver "answered".
+# ("timeout", "connection_error") or the HTTP status the receiver "answered"; or a chaos
+# outcome ("ack_lost", "duplicate", "delay").
 DeliveryOutcome = str | int
 
 
@@ -73,6 +80,7 @@ class Fault:
     # delivery
     endpoint_id: str | None = None
     outcome: DeliveryOutcome | None = None
+    delay_seconds: int | None = None
     # when it fires
     remaining: int | None = None
     probability: float | None = None
@@ -126,7 +134,11 @@ class Fault:
             if self.error_code == "rate_limit_exceeded":
                 rendered["retry_after_ms"] = self._retry_after_ms()
         else:
-            rendered |= {"endpoint_id": self.endpoint_id, "outcome": self.outcome}
+            rendered |= {
+                "endpoint_id": self.endpoint_id,
+                "outcome": self.outcome,
+                "delay_seconds": self.delay_seconds,
+            }
         return rendered | {
             "probability": self.probability,
             "seed": self.seed,
@@ -230,9 +242,13 @@ class FaultRegistry:
             await self._db.write_inline(lambda tx: stored.update_standing(tx, rows))
         return error
 
-    def take_delivery_fault(self, endpoint_id: str) -> DeliveryOutcome | None:
-        """The outcome the next delivery attempt to `endpoint_id` records instead of
-        calling the receiver, if a fault fires for it; called once per attempt.
+    def take_delivery_fault(
+        self, endpoint_id: str, *, delayed: bool = False
+    ) -> ForcedOutcome | None:
+        """What the next delivery attempt to `endpoint_id` does instead of a plain send, if
+        a fault fires for it; called once per attempt. `delayed`: a delay fault already
+        postponed this attempt, so delay faults are passed over (not consulted, no draw)
+        and it goes out, as the contract says, once.
 
         What the faults consulted used up is queued for storing at once: it commits before
         (or with) the attempt's own record, queued after it."""
@@ -242,9 +258,11 @@ class FaultRegistry:
             if (
                 fault.target == "delivery"
                 and fault.endpoint_id == endpoint_id
+                and not (delayed and fault.outcome == "delay")
                 and _consult(fault, changed)
             ):
-                outcome = fault.outcome
+                assert fault.outcome is not None
+                outcome = ForcedOutcome(fault.outcome, fault.delay_seconds)
                 break
         if changed:
             rows = [_stored(fault) for fault in changed]
@@ -370,11 +388,23 @@ def _delivery_fields(spec: dict[str, Any]) -> dict[str, Any]:
         raise _invalid("endpoint_id", "'endpoint_id' must be a webhook (wh_…) or destination id.")
     outcome = _required(spec, "outcome")
     valid_status = _is_int(outcome) and 100 <= outcome <= 599
-    if not valid_status and outcome not in DELIVERY_ERRORS:
+    if not valid_status and outcome not in (*DELIVERY_ERRORS, *CHAOS_OUTCOMES):
         raise _invalid(
-            "outcome", "'outcome' must be 'timeout', 'connection_error' or an HTTP status."
+            "outcome",
+            "'outcome' must be 'timeout', 'connection_error', an HTTP status, "
+            "'ack_lost', 'duplicate' or 'delay'.",
         )
-    return {"endpoint_id": endpoint_id, "outcome": outcome}
+    delay_seconds = spec.get("delay_seconds")
+    if outcome == "delay":
+        delay_seconds = _required(spec, "delay_seconds")
+        if not _is_int(delay_seconds) or not 1 <= delay_seconds <= MAX_DELAY_SECONDS:
+            raise _invalid(
+                "delay_seconds",
+                f"'delay_seconds' must be an integer from 1 to {MAX_DELAY_SECONDS}.",
+            )
+    elif delay_seconds is not None:
+        raise _invalid("delay_seconds", "'delay_seconds' goes with the outcome 'delay'.")
+    return {"endpoint_id": endpoint_id, "outcome": outcome, "delay_seconds": delay_seconds}
 
 
 def _set_trigger(fault: Fault, spec: dict[str, Any]) -> None:

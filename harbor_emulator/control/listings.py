@@ -53,8 +53,9 @@ def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> st
 
 def render_attempt(row: Attempt) -> dict[str, Any]:
     """The /v1 attempt plus the cause of a failure in words (`connection refused`, the
-    host that did not resolve...), which /v1 keeps to its `error` code."""
-    return {**render.attempt(row), "error_detail": row.error_detail}
+    host that did not resolve...), which /v1 keeps to its `error` code, and the chaos
+    faults that bent it (`ack_lost`, `duplicate`, `delay=300`), which /v1 does not show."""
+    return {**render.attempt(row), "error_detail": row.error_detail, "chaos": row.chaos}
 
 
 def render_delivery(row: Delivery, last_attempt: Attempt | None = None) -> dict[str, Any]:

@@ -77,6 +77,26 @@ def attempt_cause(attempt: Attempt) -> str | None:
     return None
 
 
+# What each chaos outcome did to an attempt, as the dashboard says it (docs/chaos.md).
+_CHAOS_TITLES = {
+    "ack_lost": "Chaos: the receiver's answer was dropped; recorded as a timeout.",
+    "duplicate": "Chaos: this attempt was sent twice at once; the first answer is shown.",
+    "delay": "Chaos: this attempt went out {seconds} s of emulator time after it fell due.",
+}
+
+
+def chaos_marks(attempt: Attempt) -> list[tuple[str, str]]:
+    """(label, explanation) for each chaos fault that bent the attempt (its `chaos`
+    column: "delay=300 ack_lost"); empty for attempts chaos left alone."""
+    marks = []
+    for token in (attempt.chaos or "").split():
+        outcome, _, seconds = token.partition("=")
+        label = f"delayed {seconds} s" if outcome == "delay" else outcome.replace("_", " ")
+        title = _CHAOS_TITLES.get(outcome, "Chaos: {seconds}").format(seconds=seconds)
+        marks.append((label, title))
+    return marks
+
+
 async def delivery_causes(db: Database, rows: Sequence[Delivery]) -> dict[str, str | None]:
     """Each listed delivery's last cause (`_deliveries.html`'s "Last cause" column)."""
     last = await deliveries.last_attempts(db, [row.id for row in rows])
@@ -182,6 +202,7 @@ async def _detail(request: Request, **context: Any) -> Response:
         attempts=attempts,
         signature_of=_signature_of,
         curl_of=curl_of,
+        chaos_marks=chaos_marks,
         endpoint_url=url,
         poll_url=link(request, f"/webhooks/deliveries/{delivery.id}"),
     )

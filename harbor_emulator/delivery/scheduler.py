@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..core.clock import Clock
 from ..core.errors import HarborError
@@ -39,10 +41,25 @@ BUG_BACKOFF_SECONDS = 30.0
 RECORD_RETRY_SECONDS = 5.0
 STORAGE_BACKOFF_SECONDS = 1.0
 
-# An outcome forced by a delivery fault: "timeout", "connection_error" or an HTTP status.
+# An outcome forced by a delivery fault: "timeout", "connection_error" or an HTTP status
+# (recorded without calling the receiver), or a chaos outcome: "ack_lost", "duplicate" or
+# "delay" (the receiver is called, the attempt is bent: contract "Delivery chaos").
 FaultOutcome = str | int
-TakeFault = Callable[[str], FaultOutcome | None]
-# The signing secrets read for one dispatch, by (endpoint, stamp): shared by its attempts.
+
+
+@dataclass(frozen=True, slots=True)
+class ForcedOutcome:
+    """What a delivery fault makes of one attempt."""
+
+    outcome: FaultOutcome
+    delay_seconds: int | None = None
+
+
+class TakeFault(Protocol):
+    """The fault registry's `take_delivery_fault`: consulted once per attempt; `delayed`
+    says a delay fault already postponed this attempt, so it may not be delayed again."""
+
+    def __call__(self, endpoint_id: str, *, delayed: bool = ...) -> ForcedOutcome | None: ...
 
 
 @dataclass(slots=True)
@@ -350,26 +367,38 @@ class Scheduler:
         scheduled_ms = delivery.next_attempt_ms
         assert scheduled_ms is not None
         number = delivery.attempt_count + 1
-        forced = self._take_fault(delivery.endpoint_id) if self._take_fault else None
-        if forced is not None:
-            result = _fault_result(forced)
+        # A chaos delay already postponed this attempt: it goes out now, not delayed twice.
+        delayed_seconds = delivery.chaos_delay_seconds
+        forced = (
+            self._take_fault(delivery.endpoint_id, delayed=delayed_seconds is not None)
+            if self._take_fault
+            else None
+        )
+        if forced is not None and forced.outcome == "delay":
+            delay_seconds = forced.delay_seconds
+            assert delay_seconds is not None
+            # Not sent now: due again later, so later deliveries can overtake it.
+            await self._db.write(
+                lambda tx: deliveries.postpone(tx, delivery.id, scheduled_ms, delay_seconds)
+            )
+            return
+        chaos = [] if delayed_seconds is None else [f"delay={delayed_seconds}"]
+        if forced is not None and forced.outcome not in CHAOS_SENDS:
+            result = _fault_result(forced.outcome)
         else:
-            secrets = target.secrets_at(stamp_ms)
             request = AttemptRequest(
                 url=target.url,
                 body=delivery.envelope,
                 delivery_id=delivery.id,
                 event_type=delivery.event_type,
                 attempt_number=number,
-                secrets=secrets,
+                secrets=target.secrets_at(stamp_ms),
             )
-            try:
-                result = await self._sender.send(request)
-            except Exception:
-                # The receiver was never reached properly because of a bug on our side:
-                # recorded like any failed attempt, so it follows the retry schedule.
-                log.exception("sending delivery %s raised", delivery.id)
-                result = AttemptResult(None, None, "connection_error", 0)
+            if forced is None:
+                result = await self._send(request)
+            else:
+                chaos.append(str(forced.outcome))
+                result = await self._send_bent(request, forced.outcome)
         first_ms = (
             delivery.first_attempt_ms if delivery.first_attempt_ms is not None else scheduled_ms
         )
@@ -397,6 +426,7 @@ class Scheduler:
             response_headers=None
             if result.response_headers is None
             else tuple(result.response_headers),
+            chaos=" ".join(chaos) or None,
         )
         # The receiver is done with it and its id is taken: the next attempt may go out
         # while this one is written (seeded runs still send, and take ids, in due order).
@@ -406,6 +436,47 @@ class Scheduler:
         await asyncio.sleep(0)
         await self._record_retrying(attempt, status, retry_at, first_ms)
         _log_attempt(target, attempt, status, retry_at)
+
+    async def _send(self, request: AttemptRequest) -> AttemptResult:
+        try:
+            return await self._sender.send(request)
+        except Exception:
+            # The receiver was never reached properly because of a bug on our side:
+            # recorded like any failed attempt, so it follows the retry schedule.
+            log.exception("sending delivery %s raised", request.delivery_id)
+            return AttemptResult(None, None, "connection_error", 0)
+
+    async def _send_bent(self, request: AttemptRequest, outcome: FaultOutcome) -> AttemptResult:
+        """Send an attempt a chaos fault bends: `duplicate` sends it twice at once (each
+        signed as it goes) and keeps the first answer; `ack_lost` sends it once and records
+        a timeout whatever came back, so it comes again at the next retry."""
+        if outcome == "duplicate":
+            sends = [asyncio.ensure_future(self._send(request)) for _ in range(2)]
+            try:
+                await asyncio.wait(sends, return_when=asyncio.FIRST_COMPLETED)
+                # First answered wins; on a tie the first sent, so seeded runs agree.
+                first = next(send for send in sends if send.done())
+                # The receiver gets both before the attempt is recorded and its retry due.
+                await asyncio.gather(*sends)
+            finally:
+                for send in sends:
+                    send.cancel()
+            return first.result()
+        result = await self._send(request)
+        answered = (
+            f"answered {result.response_code}"
+            if result.response_code is not None
+            else f"failed ({result.error})"
+        )
+        return dataclasses.replace(
+            result,
+            response_code=None,
+            response_body=None,
+            error="timeout",
+            response_headers=None,
+            error_detail=f"Chaos ack_lost: the receiver {answered}; recorded as a timeout, "
+            "so the delivery comes again at the next retry.",
+        )
 
     def _release_slot(self, delivery_id: str, retry_at: int | None) -> None:
         running = self._running.get(delivery_id)
@@ -474,6 +545,10 @@ class Scheduler:
             for outcome in batch:
                 if not outcome.recorded.done():
                     outcome.recorded.set_result(None)
+
+
+# Chaos outcomes that still call the receiver (`delay` postpones the attempt instead).
+CHAOS_SENDS = ("ack_lost", "duplicate")
 
 
 def _fault_result(outcome: FaultOutcome) -> AttemptResult:

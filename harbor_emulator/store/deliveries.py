@@ -29,6 +29,7 @@ def _delivery(row: Row) -> Delivery:
         last_attempt_ms=row["last_attempt_ms"],
         next_attempt_ms=row["next_attempt_ms"],
         created_ms=row["created_ms"],
+        chaos_delay_seconds=row["chaos_delay_seconds"],
     )
 
 
@@ -50,6 +51,7 @@ def _attempt(row: Row) -> Attempt:
         response_headers=None
         if row["response_headers"] is None
         else tuple((name, value) for name, value in json.loads(row["response_headers"])),
+        chaos=row["chaos"],
     )
 
 
@@ -209,7 +211,7 @@ _MOVE_ON = (
     "status = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
     "THEN :status ELSE status END, "
     "next_attempt_ms = CASE WHEN status = 'pending' AND next_attempt_ms <= :at "
-    "THEN :next ELSE next_attempt_ms END "
+    "THEN :next ELSE next_attempt_ms END, chaos_delay_seconds = NULL "
     "WHERE id = :id"
 )
 
@@ -234,16 +236,27 @@ async def record_attempts(tx: Tx, outcomes: Sequence[AttemptOutcome]) -> None:
         return
     await tx.executemany(_MOVE_ON, [_move_on_params(o) for o in outcomes])
     await tx.executemany(
-        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
         "WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)",
         [(*_attempt_params(o.attempt), o.attempt.delivery_id) for o in outcomes],
     )
 
 
+async def postpone(tx: Tx, delivery_id: str, due_ms: int, delay_seconds: int) -> int:
+    """Move a pending delivery due at `due_ms` `delay_seconds` later (a chaos delay), noting
+    the delay its next attempt took: one replayed, held or cancelled meanwhile keeps what
+    that did."""
+    return await tx.execute(
+        "UPDATE deliveries SET next_attempt_ms = ?, chaos_delay_seconds = ? "
+        "WHERE id = ? AND status = 'pending' AND next_attempt_ms = ?",
+        (due_ms + delay_seconds * 1000, delay_seconds, delivery_id, due_ms),
+    )
+
+
 async def replay(tx: Tx, delivery_id: str, now_ms: int) -> int:
     return await tx.execute(
-        "UPDATE deliveries SET status = 'pending', next_attempt_ms = ? "
-        "WHERE id = ? AND status != 'cancelled'",
+        "UPDATE deliveries SET status = 'pending', next_attempt_ms = ?, "
+        "chaos_delay_seconds = NULL WHERE id = ? AND status != 'cancelled'",
         (now_ms, delivery_id),
     )
 
@@ -376,7 +389,7 @@ async def attempts_all(db: Database) -> list[Attempt]:
 
 _ATTEMPT_COLUMNS = (
     "id, delivery_id, attempt_number, attempted_ms, duration_ms, response_code, "
-    "response_body, error, request_headers, error_detail, timeout_ms, response_headers"
+    "response_body, error, request_headers, error_detail, timeout_ms, response_headers, chaos"
 )
 
 
@@ -394,12 +407,13 @@ def _attempt_params(a: Attempt) -> tuple[object, ...]:
         a.error_detail,
         a.timeout_ms,
         None if a.response_headers is None else json.dumps(a.response_headers),
+        a.chaos,
     )
 
 
 async def insert_attempts(tx: Tx, attempts: Sequence[Attempt]) -> None:
     await tx.executemany(
-        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [_attempt_params(a) for a in attempts],
     )
 

@@ -58,6 +58,8 @@ class Delivery:
     last_attempt_ms: int | None
     next_attempt_ms: int | None
     created_ms: int
+    # The chaos delay its next attempt already took (contract "Delivery chaos"); None if not.
+    chaos_delay_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,9 @@ class Attempt:
     error_detail: str | None = None
     timeout_ms: int | None = None
     response_headers: tuple[tuple[str, str], ...] | None = None
+    # Dashboard-only: the chaos faults that bent this attempt, space-separated
+    # ("ack_lost", "duplicate", "delay=300"); None when none did.
+    chaos: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,13 @@ MIGRATIONS: tuple[str, ...] = (
         rng_state TEXT                   -- JSON [version, state, gauss] of its generator
     );
     """,
+    # 8: which chaos faults bent an attempt ("delay=300 ack_lost"), for the dashboard: the
+    # API's attempt object keeps its fixed shape; and the chaos delay a delivery's next
+    # attempt already took, so it goes out when due again instead of being delayed twice.
+    """
+    ALTER TABLE attempts ADD COLUMN chaos TEXT;
+    ALTER TABLE deliveries ADD COLUMN chaos_delay_seconds INTEGER;  -- NULL: not delayed
+    """,
 )
 
 # Tables emptied by POST /_control/reset, children before parents for the foreign keys.

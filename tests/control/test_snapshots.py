@@ -330,7 +330,9 @@ def _make_it_older(path: Path) -> None:
     try:
         conn.executescript(
             "DROP TABLE sink_requests; DROP TABLE sink_script; DROP TABLE sinks;"
-            "DROP TABLE faults; PRAGMA user_version = 6;"
+            "DROP TABLE faults; ALTER TABLE attempts DROP COLUMN chaos;"
+            "ALTER TABLE deliveries DROP COLUMN chaos_delay_seconds;"
+            "PRAGMA user_version = 6;"
         )
         [row] = conn.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchall()
         stored = json.loads(row[0])

@@ -19,6 +19,7 @@ export {
   type TriggerOptions,
   type WebhookFilters,
 } from "./client.js";
+export { chaos, chaosFaults, clearChaos, type ChaosOptions } from "./chaos.js";
 export { EmulatorStartError, EmulatorUnreachable, HarborAPIError } from "./errors.js";
 export { BINARY_ENV, binaryPath, BinaryNotFoundError, PLATFORM_PACKAGES } from "./locate.cjs";
 export {

@@ -549,6 +549,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_control/deliveries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a delivery of any workspace with its attempts
+         * @description The delivery as `/v1` shows it, plus its `workspace_id`, its `last_attempt` and its
+         *     `attempts` (newest first, up to 100), each attempt with `error_detail`: the cause of a
+         *     failure in words (`Connection refused by 127.0.0.1:9 (...)`), which `/v1` keeps to
+         *     its `error` code. `harbor-emulator deliveries show ID` prints it.
+         */
+        get: operations["controlGetDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_control/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Delivery attempts in the order they were recorded
+         * @description Attempts of every workspace and both modes recorded after `after_sequence`, oldest
+         *     first, each with its `sequence` (poll again with the last one's to follow deliveries
+         *     as they happen: `harbor-emulator tail` and `listen` do), its delivery's event and
+         *     endpoint, and `error_detail`. `after_sequence=latest` returns no attempt, only
+         *     `latest_sequence` to start from. A reset or a snapshot restore can make
+         *     `latest_sequence` smaller than a sequence seen before: start again from it.
+         */
+        get: operations["controlListAttempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/_control/endpoints": {
         parameters: {
             query?: never;
@@ -698,7 +746,9 @@ export interface paths {
          * @description An API fault answers matching `/v1` requests with exactly the error of `error_code`
          *     (its status, its default message; `rate_limit_exceeded` carries `retry_after_ms` and
          *     `Retry-After`), before authentication, rate limits and idempotency. A delivery fault
-         *     records matching delivery attempts with `outcome` without calling the receiver.
+         *     records matching delivery attempts with `outcome` without calling the receiver;
+         *     a chaos outcome (`ack_lost`, `duplicate`, `delay` with `delay_seconds`) calls it
+         *     and bends the attempt instead (docs/chaos.md).
          *     Faults fire `count` times, or with `probability` (reproducibly with `seed`), or,
          *     with neither, every time until removed. The first fault that matches and fires
          *     decides. At most 1,000 faults at once (400 `invalid_parameter`, `param: "target"`).
@@ -1250,9 +1300,68 @@ export interface components {
             livemode: components["schemas"]["Livemode"];
         };
         Delivery: components["schemas"]["DeliveryFields"];
-        /** @description A delivery as `/v1` shows it, plus the workspace it belongs to. */
-        ControlDelivery: components["schemas"]["DeliveryFields"] & {
+        ControlDeliveryFields: {
             workspace_id: components["schemas"]["WorkspaceId"];
+            /**
+             * @description The newest attempt, null before any: why a `pending` delivery with a null
+             *     `response_code` failed (`error`, `error_detail`).
+             */
+            last_attempt: components["schemas"]["ControlAttempt"] | null;
+        };
+        /** @description A delivery as `/v1` shows it, plus its workspace and its last attempt. */
+        ControlDelivery: components["schemas"]["DeliveryFields"] & components["schemas"]["ControlDeliveryFields"];
+        /** @description A control delivery with its attempts, newest first (up to 100). */
+        ControlDeliveryDetail: components["schemas"]["DeliveryFields"] & components["schemas"]["ControlDeliveryFields"] & {
+            attempts: components["schemas"]["ControlAttempt"][];
+        };
+        ControlAttemptFields: {
+            id: string;
+            /** @constant */
+            object: "delivery_attempt";
+            delivery_id: components["schemas"]["DeliveryIdValue"];
+            attempt_number: number;
+            attempted_at: components["schemas"]["Timestamp"];
+            duration_ms: number;
+            response_code: number | null;
+            /** @description The first 4,096 bytes of the receiver's answer. */
+            response_body: string | null;
+            /** @enum {unknown} */
+            error: null | "timeout" | "connection_error" | "redirect";
+            /**
+             * @description The cause of a failure in words (refused, DNS, TLS, reset, a receiver limit...);
+             *     null for an answer, and where not recorded.
+             */
+            error_detail: string | null;
+            /**
+             * @description The chaos faults that bent this attempt, space-separated: `ack_lost`,
+             *     `duplicate`, `delay=<seconds>` (docs/chaos.md); null when none did.
+             */
+            chaos: string | null;
+        };
+        /** @description An attempt as `/v1` shows it, plus `error_detail` and `chaos`. */
+        ControlAttempt: components["schemas"]["ControlAttemptFields"];
+        /** @description A control attempt with its place in the feed and its delivery's context. */
+        ControlFeedAttempt: components["schemas"]["ControlAttemptFields"] & {
+            /** @description Increases with each attempt recorded; poll with `after_sequence`. */
+            sequence: number;
+            event_id: string;
+            event_type: string;
+            /** @description The webhook (`wh_…`) or destination (`dest_…`). */
+            endpoint_id: string;
+            workspace_id: components["schemas"]["WorkspaceId"];
+            livemode: components["schemas"]["Livemode"];
+            /** @description The delivery's status now (not when the attempt was made). */
+            delivery_status: components["schemas"]["DeliveryStatus"];
+        };
+        /** @description Attempts recorded after a sequence, oldest first. */
+        ControlAttemptFeed: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["ControlFeedAttempt"][];
+            /** @description More were recorded after the last one shown; ask again at once. */
+            has_more: boolean;
+            /** @description The newest attempt's sequence when this was read (0 if none). */
+            latest_sequence: number;
         };
         /** @description One page of a list, newest first. */
         ControlDeliveryList: {
@@ -1476,9 +1585,18 @@ export interface components {
         EndpointIdValue: string;
         /**
          * @description `timeout` or `connection_error` (recorded as that `error`), or the HTTP status the
-         *     receiver "answered" (recorded as `response_code` with `error: null`).
+         *     receiver "answered" (recorded as `response_code` with `error: null`): the receiver
+         *     is not called. Chaos outcomes call it (docs/chaos.md): `ack_lost` (sent, then
+         *     recorded as a `timeout` whatever it answered, so it comes again at the next retry),
+         *     `duplicate` (sent twice at once, the first answer recorded), `delay` (sent
+         *     `delay_seconds` of emulator time after it fell due).
          */
-        DeliveryOutcome: ("timeout" | "connection_error") | number;
+        DeliveryOutcome: ("timeout" | "connection_error" | "ack_lost" | "duplicate" | "delay") | number;
+        /**
+         * @description With `outcome: delay` (and only then): how many seconds of emulator time after it
+         *     fell due the attempt goes out.
+         */
+        FaultDelaySeconds: number | null;
         /** @description Fire on the next `count` matching calls. */
         FaultCount: number | null;
         /** @description Fire on each matching call with this probability. */
@@ -1530,18 +1648,22 @@ export interface components {
          *     }
          */
         DeliveryFaultCreate: {
+            /** @constant */
+            target: "delivery";
+            /** @description Not checked against existing endpoints. */
+            endpoint_id: components["schemas"]["EndpointIdValue"];
+            outcome: components["schemas"]["DeliveryOutcome"];
+            delay_seconds?: components["schemas"]["FaultDelaySeconds"];
+            count?: components["schemas"]["FaultCount"];
+            probability?: components["schemas"]["FaultProbability"];
+            seed?: components["schemas"]["FaultSeed"];
+        } & (unknown & unknown & {
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
             target: "delivery";
-            /** @description Not checked against existing endpoints. */
-            endpoint_id: components["schemas"]["EndpointIdValue"];
-            outcome: components["schemas"]["DeliveryOutcome"];
-            count?: components["schemas"]["FaultCount"];
-            probability?: components["schemas"]["FaultProbability"];
-            seed?: components["schemas"]["FaultSeed"];
-        };
+        });
         FaultCreate: components["schemas"]["ApiFaultCreate"] | components["schemas"]["DeliveryFaultCreate"];
         ApiFault: {
             id: components["schemas"]["FaultId"];
@@ -1576,6 +1698,7 @@ export interface components {
             target: "delivery";
             endpoint_id: components["schemas"]["EndpointIdValue"];
             outcome: components["schemas"]["DeliveryOutcome"];
+            delay_seconds: components["schemas"]["FaultDelaySeconds"];
             probability: components["schemas"]["FaultProbability"];
             seed: components["schemas"]["FaultSeed"];
             /** @description Firings left of `count`; null without a count. */
@@ -3384,6 +3507,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ControlDeliveryList"];
+                };
+            };
+            400: components["responses"]["ListBadRequest"];
+            401: components["responses"]["ControlUnauthorized"];
+        };
+    };
+    controlGetDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A delivery id, `dlv_…`.
+                 * @example dlv_01Q3DCBD07ZQK0G20Z36ANYZKE
+                 */
+                id: components["parameters"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery and its attempts. */
+            200: {
+                headers: {
+                    "Harbor-Request-Id": components["headers"]["HarborRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlDeliveryDetail"];
+                };
+            };
+            401: components["responses"]["ControlUnauthorized"];
+            404: components["responses"]["DeliveryNotFound"];
+        };
+    };
+    controlListAttempts: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Only attempts recorded after this sequence (default 0), or `latest`. */
+                after_sequence?: string | "latest";
+                webhook_id?: string;
+                destination_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempts, oldest first. */
+            200: {
+                headers: {
+                    "Harbor-Request-Id": components["headers"]["HarborRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlAttemptFeed"];
                 };
             };
             400: components["responses"]["ListBadRequest"];
