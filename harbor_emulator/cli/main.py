@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import fixtures, listen, sinks, state, tail, traffic
+from . import check, fixtures, listen, sinks, state, tail, traffic
 from .remote import connection_options
 from .start import start
 
@@ -29,7 +29,7 @@ def main() -> None:
 
 for _command in (start, *state.COMMANDS, *fixtures.COMMANDS, *sinks.COMMANDS, *traffic.COMMANDS):
     main.add_command(_command)
-for _command in (*listen.COMMANDS, *tail.COMMANDS):
+for _command in (*listen.COMMANDS, *tail.COMMANDS, *check.COMMANDS):
     main.add_command(_command)
 
 
