@@ -1,11 +1,10 @@
-"""Broken: parses the JSON, then verifies the signature over the body serialized again.
+"""Broken: parses the JSON, then verifies the signature over the JSON serialized again.
 
-json.dumps writes other bytes than Harbor sent (spaces after separators), so the
+json.dumps writes other bytes than Harbor sent (a space after each separator), so the
 signature never matches and every genuine delivery is refused.
 """
 
 import json
-import os
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,20 +13,19 @@ from starlette.routing import Route
 
 from harbor_emulator.signing import SignatureVerificationError, verify
 
-SECRET = os.environ["HARBOR_WEBHOOK_SECRET"]
-processed: set[str] = set()
 
+def create_app(secret: str) -> Starlette:
+    processed: set[str] = set()
 
-async def harbor_webhook(request: Request) -> PlainTextResponse:
-    envelope = await request.json()
-    try:
-        verify(json.dumps(envelope), request.headers, SECRET)  # not the bytes Harbor signed
-    except SignatureVerificationError:
-        return PlainTextResponse("invalid signature", status_code=400)
-    event = envelope["data"]
-    if event["id"] not in processed:
-        processed.add(event["id"])
-    return PlainTextResponse("ok")
+    async def harbor_webhook(request: Request) -> PlainTextResponse:
+        envelope = await request.json()
+        try:
+            verify(json.dumps(envelope), request.headers, secret)  # not the bytes Harbor signed
+        except SignatureVerificationError:
+            return PlainTextResponse("invalid signature", status_code=400)
+        event = envelope["data"]
+        if event["id"] not in processed:
+            processed.add(event["id"])
+        return PlainTextResponse("ok")
 
-
-app = Starlette(routes=[Route("/harbor/webhooks", harbor_webhook, methods=["POST"])])
+    return Starlette(routes=[Route("/harbor/webhooks", harbor_webhook, methods=["POST"])])

@@ -506,6 +506,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_control/receiver-checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a webhook receiver against Harbor's delivery rules
+         * @description Sends deliveries built exactly like real ones (envelope, headers, signature, host-time
+         *     `Harbor-Timestamp`) to `url` and reports each check in order: must pass `valid`,
+         *     `duplicate`, `bad_signature`, `tampered_body`, `stale_timestamp`, `missing_signature`,
+         *     `rotation`; should pass (`warn`) `future_timestamp`, `large_payload`, `unknown_type`,
+         *     `fast`. Each request is bounded by the delivery timeout and receiver limits. Nothing
+         *     is stored, and the check never waits for a clock advance (nor one for it). When the
+         *     `valid` delivery gets no answer the other checks are not sent
+         *     (`received.error: "not_sent"`); `reachable: false` means that answer was a
+         *     connection error (the CLI exits 2). See docs/receivers.md.
+         */
+        post: operations["controlCheckReceiver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/_control/events": {
         parameters: {
             query?: never;
@@ -541,6 +569,54 @@ export interface paths {
          *     exclude each other.
          */
         get: operations["controlListDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_control/deliveries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a delivery of any workspace with its attempts
+         * @description The delivery as `/v1` shows it, plus its `workspace_id`, its `last_attempt` and its
+         *     `attempts` (newest first, up to 100), each attempt with `error_detail`: the cause of a
+         *     failure in words (`Connection refused by 127.0.0.1:9 (...)`), which `/v1` keeps to
+         *     its `error` code. `harbor-emulator deliveries show ID` prints it.
+         */
+        get: operations["controlGetDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_control/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Delivery attempts in the order they were recorded
+         * @description Attempts of every workspace and both modes recorded after `after_sequence`, oldest
+         *     first, each with its `sequence` (poll again with the last one's to follow deliveries
+         *     as they happen: `harbor-emulator tail` and `listen` do), its delivery's event and
+         *     endpoint, and `error_detail`. `after_sequence=latest` returns no attempt, only
+         *     `latest_sequence` to start from. A reset or a snapshot restore can make
+         *     `latest_sequence` smaller than a sequence seen before: start again from it.
+         */
+        get: operations["controlListAttempts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -887,6 +963,66 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        ReceiverCheckRequest: {
+            /** @description The receiver's URL (http or https, loopback allowed). */
+            url: string;
+            /** @description The endpoint secret the receiver verifies with (`whsec_…`). */
+            secret: string;
+            /**
+             * @description The type of the checks' deliveries but `unknown_type`'s (default
+             *     `receiver_check.ping`): use one the receiver handles.
+             */
+            event_type?: string;
+            /**
+             * @description The event payload, any JSON up to 262,144 bytes (default
+             *     `{"sent_by": "harbor-emulator check-receiver", "amount": 42.0}`).
+             */
+            payload?: unknown;
+        };
+        ReceiverCheck: {
+            /** @constant */
+            object: "receiver_check";
+            url: string;
+            /** @description Every required check passed. */
+            passed: boolean;
+            /** @description False when the `valid` delivery got a connection error (nothing answered). */
+            reachable: boolean;
+            event_type: string;
+            checks: components["schemas"]["ReceiverCheckResult"][];
+        };
+        ReceiverCheckResult: {
+            /** @enum {string} */
+            name: "valid" | "duplicate" | "bad_signature" | "tampered_body" | "stale_timestamp" | "missing_signature" | "rotation" | "future_timestamp" | "large_payload" | "unknown_type" | "fast";
+            /** @description A must check (`fail` when missed) or a should check (`warn`). */
+            required: boolean;
+            /** @enum {string} */
+            result: "pass" | "fail" | "warn";
+            /** @description The receiver's status code; null without an answer and for `fast`. */
+            status: number | null;
+            /** @description How long the answer took (`fast`, the slowest of the others). */
+            ms: number;
+            /** @description What a receiver must do and why, citing Harbor's docs. */
+            hint: string;
+            /** @description What a ready receiver answers (`2xx`, `not 2xx`, ...). */
+            expected: string;
+            /** @description What was sent; null for `fast` and for a check not sent. */
+            sent: null | {
+                summary: string;
+                event_id: string;
+                headers: {
+                    [key: string]: string;
+                };
+                body_bytes: number;
+            };
+            received: {
+                /** @enum {string|null} */
+                error: "timeout" | "connection_error" | "redirect" | "not_sent" | null;
+                /** @description The cause of an error, or for `fast` the slowest answer. */
+                detail: string | null;
+                /** @description The first 200 characters of the answer's body. */
+                body_excerpt: string | null;
+            };
+        };
         /**
          * Format: date-time
          * @example 2026-05-25T12:00:00Z
@@ -1250,9 +1386,63 @@ export interface components {
             livemode: components["schemas"]["Livemode"];
         };
         Delivery: components["schemas"]["DeliveryFields"];
-        /** @description A delivery as `/v1` shows it, plus the workspace it belongs to. */
-        ControlDelivery: components["schemas"]["DeliveryFields"] & {
+        ControlDeliveryFields: {
             workspace_id: components["schemas"]["WorkspaceId"];
+            /**
+             * @description The newest attempt, null before any: why a `pending` delivery with a null
+             *     `response_code` failed (`error`, `error_detail`).
+             */
+            last_attempt: components["schemas"]["ControlAttempt"] | null;
+        };
+        /** @description A delivery as `/v1` shows it, plus its workspace and its last attempt. */
+        ControlDelivery: components["schemas"]["DeliveryFields"] & components["schemas"]["ControlDeliveryFields"];
+        /** @description A control delivery with its attempts, newest first (up to 100). */
+        ControlDeliveryDetail: components["schemas"]["DeliveryFields"] & components["schemas"]["ControlDeliveryFields"] & {
+            attempts: components["schemas"]["ControlAttempt"][];
+        };
+        ControlAttemptFields: {
+            id: string;
+            /** @constant */
+            object: "delivery_attempt";
+            delivery_id: components["schemas"]["DeliveryIdValue"];
+            attempt_number: number;
+            attempted_at: components["schemas"]["Timestamp"];
+            duration_ms: number;
+            response_code: number | null;
+            /** @description The first 4,096 bytes of the receiver's answer. */
+            response_body: string | null;
+            /** @enum {unknown} */
+            error: null | "timeout" | "connection_error" | "redirect";
+            /**
+             * @description The cause of a failure in words (refused, DNS, TLS, reset, a receiver limit...);
+             *     null for an answer, and where not recorded.
+             */
+            error_detail: string | null;
+        };
+        /** @description An attempt as `/v1` shows it, plus `error_detail`. */
+        ControlAttempt: components["schemas"]["ControlAttemptFields"];
+        /** @description A control attempt with its place in the feed and its delivery's context. */
+        ControlFeedAttempt: components["schemas"]["ControlAttemptFields"] & {
+            /** @description Increases with each attempt recorded; poll with `after_sequence`. */
+            sequence: number;
+            event_id: string;
+            event_type: string;
+            /** @description The webhook (`wh_…`) or destination (`dest_…`). */
+            endpoint_id: string;
+            workspace_id: components["schemas"]["WorkspaceId"];
+            livemode: components["schemas"]["Livemode"];
+            /** @description The delivery's status now (not when the attempt was made). */
+            delivery_status: components["schemas"]["DeliveryStatus"];
+        };
+        /** @description Attempts recorded after a sequence, oldest first. */
+        ControlAttemptFeed: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["ControlFeedAttempt"][];
+            /** @description More were recorded after the last one shown; ask again at once. */
+            has_more: boolean;
+            /** @description The newest attempt's sequence when this was read (0 if none). */
+            latest_sequence: number;
         };
         /** @description One page of a list, newest first. */
         ControlDeliveryList: {
@@ -3320,6 +3510,45 @@ export interface operations {
             503: components["responses"]["StorageUnavailable"];
         };
     };
+    controlCheckReceiver: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReceiverCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description The report; `passed` is true when every required check passed. */
+            200: {
+                headers: {
+                    "Harbor-Request-Id": components["headers"]["HarborRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiverCheck"];
+                };
+            };
+            /** @description Invalid request; `invalid_url` for a URL the sender cannot use. */
+            400: {
+                headers: {
+                    "Harbor-Request-Id": components["headers"]["HarborRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["ControlUnauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["StorageUnavailable"];
+        };
+    };
     controlListEvents: {
         parameters: {
             query?: {
@@ -3384,6 +3613,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ControlDeliveryList"];
+                };
+            };
+            400: components["responses"]["ListBadRequest"];
+            401: components["responses"]["ControlUnauthorized"];
+        };
+    };
+    controlGetDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A delivery id, `dlv_…`.
+                 * @example dlv_01Q3DCBD07ZQK0G20Z36ANYZKE
+                 */
+                id: components["parameters"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery and its attempts. */
+            200: {
+                headers: {
+                    "Harbor-Request-Id": components["headers"]["HarborRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlDeliveryDetail"];
+                };
+            };
+            401: components["responses"]["ControlUnauthorized"];
+            404: components["responses"]["DeliveryNotFound"];
+        };
+    };
+    controlListAttempts: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Only attempts recorded after this sequence (default 0), or `latest`. */
+                after_sequence?: string | "latest";
+                webhook_id?: string;
+                destination_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempts, oldest first. */
+            200: {
+                headers: {
+                    "Harbor-Request-Id": components["headers"]["HarborRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ControlAttemptFeed"];
                 };
             };
             400: components["responses"]["ListBadRequest"];
