@@ -1,6 +1,6 @@
 """In your suite: Harbor's receiver check against your app, failing with the report.
 
-The `harbor` fixture (a fresh emulator client) comes from harbor-emulator's pytest plugin.
+The `harbor` fixture (a fresh emulator client) comes from the package's pytest plugin.
 """
 
 from collections.abc import Iterator
