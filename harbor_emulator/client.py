@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -115,7 +115,7 @@ class ReceiverCheckResult:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> ReceiverCheckResult:
-        return cls(**{field.name: body[field.name] for field in fields(cls)})
+        return cls(**{f.name: body[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +126,9 @@ class ReceiverCheckReport:
     passed: bool
     reachable: bool
     event_type: str
-    checks: list[ReceiverCheckResult]
-    json: dict[str, Any]
+    # Out of the repr, which stays one line; str() is the table.
+    checks: list[ReceiverCheckResult] = field(repr=False)
+    json: dict[str, Any] = field(repr=False)
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> ReceiverCheckReport:

@@ -22,4 +22,4 @@ def receiver_url() -> Iterator[str]:
 
 def test_the_receiver_is_ready_for_harbor(harbor: Emulator, receiver_url: str) -> None:
     report = harbor.check_receiver(receiver_url, SECRET, event_type="order.paid")
-    assert report.passed, report  # on failure pytest prints the report's table
+    assert report.passed, str(report)  # on failure pytest prints the report's table
