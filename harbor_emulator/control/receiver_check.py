@@ -223,77 +223,66 @@ class ReceiverCheck:
         }
 
     async def _run(self) -> dict[str, Sent]:
-        results: dict[str, Sent] = {}
-        valid = await self._deliver("signed with the secret", self.event_type, self.payload_json)
-        results["valid"] = valid
+        valid = await self._deliver("signed with the secret")
         if valid.outcome.response_code is None and valid.outcome.error != "redirect":
             # No answer at all: every other check would wait or fail the same way.
-            return results
-        results["duplicate"] = await self._deliver(
-            "the valid delivery again: same id and body, Harbor-Attempt 2, freshly signed",
-            self.event_type,
-            self.payload_json,
-            again=valid,
-        )
-        other_secret = signing.new_secret()
-        results["bad_signature"] = await self._deliver(
-            "signed with another secret", self.event_type, self.payload_json, secrets=[other_secret]
-        )
-        results["tampered_body"] = await self._deliver(
-            "one byte of the body changed after signing",
-            self.event_type,
-            self.payload_json,
-            tamper=True,
-        )
-        results["stale_timestamp"] = await self._deliver(
-            "correctly signed, Harbor-Timestamp 10 minutes old",
-            self.event_type,
-            self.payload_json,
-            skew_seconds=-SKEW_SECONDS,
-        )
-        results["missing_signature"] = await self._deliver(
-            "no Harbor-Signature header", self.event_type, self.payload_json, secrets=[]
-        )
-        results["rotation"] = await self._deliver(
-            "Harbor-Signature v1=<unknown key>,v1=<the secret>",
-            self.event_type,
-            self.payload_json,
-            secrets=[other_secret, self.secret],
-        )
-        results["future_timestamp"] = await self._deliver(
-            "correctly signed, Harbor-Timestamp 10 minutes ahead",
-            self.event_type,
-            self.payload_json,
-            skew_seconds=SKEW_SECONDS,
-        )
-        results["large_payload"] = await self._deliver(
-            f"a payload of {LARGE_PAYLOAD_BYTES:,} bytes (Harbor's limit)",
-            self.event_type,
-            _large_payload_json(),
-        )
-        results["unknown_type"] = await self._deliver(
-            f"event type {UNKNOWN_EVENT_TYPE}", UNKNOWN_EVENT_TYPE, self.payload_json
-        )
+            return {"valid": valid}
+        again = "the valid delivery again: same id and body, Harbor-Attempt 2, freshly signed"
+        results = {"valid": valid, "duplicate": await self._deliver(again, again=valid)}
+        other = signing.new_secret()
+        variants: list[tuple[str, str, dict[str, Any]]] = [
+            ("bad_signature", "signed with another secret", {"secrets": [other]}),
+            ("tampered_body", "one byte of the body changed after signing", {"tamper": True}),
+            (
+                "stale_timestamp",
+                "correctly signed, Harbor-Timestamp 10 minutes old",
+                {"skew_seconds": -SKEW_SECONDS},
+            ),
+            ("missing_signature", "no Harbor-Signature header", {"secrets": []}),
+            (
+                "rotation",
+                "Harbor-Signature v1=<unknown key>,v1=<the secret>",
+                {"secrets": [other, self.secret]},
+            ),
+            (
+                "future_timestamp",
+                "correctly signed, Harbor-Timestamp 10 minutes ahead",
+                {"skew_seconds": SKEW_SECONDS},
+            ),
+            (
+                "large_payload",
+                f"a payload of {LARGE_PAYLOAD_BYTES:,} bytes (Harbor's limit)",
+                {"payload_json": _large_payload_json()},
+            ),
+            (
+                "unknown_type",
+                f"event type {UNKNOWN_EVENT_TYPE}",
+                {"event_type": UNKNOWN_EVENT_TYPE},
+            ),
+        ]
+        for name, summary, changes in variants:
+            results[name] = await self._deliver(summary, **changes)
         return results
 
     async def _deliver(
         self,
         summary: str,
-        event_type: str,
-        payload_json: str,
         *,
+        event_type: str | None = None,
+        payload_json: str | None = None,
         secrets: Sequence[str] | None = None,
         skew_seconds: int = 0,
         tamper: bool = False,
         again: Sent | None = None,
     ) -> Sent:
+        event_type = event_type or self.event_type
         if again is None:
             event = Event(
                 id=self._ids.new("evt", self.now_ms),
                 workspace_id=CHECK_WORKSPACE_ID,
                 livemode=False,
                 type=event_type,
-                payload_json=payload_json,
+                payload_json=payload_json or self.payload_json,
                 created_ms=self.now_ms,
             )
             delivery_id, event_id = self._ids.new("dlv", self.now_ms), event.id
