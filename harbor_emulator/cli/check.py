@@ -75,7 +75,10 @@ def check_receiver(
     as_json: bool,
 ) -> None:
     """Send deliveries built like Harbor's to URL and report what a ready receiver does:
-    verify signatures and timestamps, dedupe redeliveries, answer 2xx fast."""
+    verify signatures and timestamps, dedupe redeliveries, answer 2xx fast.
+
+    Exit status 0 when every must check passes, 1 when one fails, 2 when nothing answers
+    at URL. The checks and example receivers: docs/receivers.md."""
     report = emulator.check_receiver(receiver_url, secret, event_type=event_type, payload=payload)
     if junit is not None:
         junit.write_bytes(junit_xml(report))
