@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -97,6 +97,89 @@ class SinkRequest:
             received_at=_parse_time(body["received_at"]),
             truncated=bool(body.get("truncated", False)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverCheckResult:
+    """One check of a receiver check: `result` is "pass", "fail" (a must) or "warn" (a
+    should); `sent` and `received` say what went out and what came back."""
+
+    name: str
+    required: bool
+    result: str
+    status: int | None
+    ms: int
+    hint: str
+    expected: str
+    sent: dict[str, Any] | None
+    received: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> ReceiverCheckResult:
+        return cls(**{f.name: body[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverCheckReport:
+    """`POST /_control/receiver-checks`'s report; `str(report)` is the terminal table."""
+
+    url: str
+    passed: bool
+    reachable: bool
+    event_type: str
+    # Out of the repr, which stays one line; str() is the table.
+    checks: list[ReceiverCheckResult] = field(repr=False)
+    json: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> ReceiverCheckReport:
+        checks = [ReceiverCheckResult.from_json(check) for check in body["checks"]]
+        names = ("url", "passed", "reachable", "event_type")
+        return cls(**{name: body[name] for name in names}, checks=checks, json=dict(body))
+
+    def check(self, name: str) -> ReceiverCheckResult:
+        return next(check for check in self.checks if check.name == name)
+
+    @property
+    def failed(self) -> list[ReceiverCheckResult]:
+        return [check for check in self.checks if check.result == "fail"]
+
+    @property
+    def warned(self) -> list[ReceiverCheckResult]:
+        return [check for check in self.checks if check.result == "warn"]
+
+    def __str__(self) -> str:
+        if not self.reachable:
+            verdict = "UNREACHABLE"
+        else:
+            verdict = "PASSED" if self.passed else f"FAILED ({len(self.failed)} must failed)"
+        if self.warned:
+            verdict += f", {len(self.warned)} warning" + ("s" if len(self.warned) > 1 else "")
+        rows = [("CHECK", "NEED", "RESULT", "STATUS", "MS", "HINT")]
+        for c in self.checks:
+            status = "-" if c.status is None else str(c.status)
+            need = "must" if c.required else "should"
+            rows.append((c.name, need, c.result, status, str(c.ms), c.hint))
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        lines = [f"receiver check of {self.url}: {verdict}"]
+        lines += [
+            "  ".join([*(v.ljust(w) for v, w in zip(r[:5], widths, strict=True)), r[5]])
+            for r in rows
+        ]
+        unsent = [c.name for c in self.checks if c.received.get("error") == "not_sent"]
+        for c in self.failed + self.warned:
+            if c.name in unsent:
+                continue
+            if c.sent is None:  # fast: a verdict on the others' times
+                lines.append(f"{c.name}: {c.received.get('detail')}")
+                continue
+            got = c.received.get("error") or c.status
+            lines.append(f"{c.name}: sent {c.sent['summary']}; expected {c.expected}, got {got}")
+            if c.received.get("detail"):
+                lines.append(f"  {c.received['detail']}")
+        if unsent:
+            lines.append(f"not sent, as the valid delivery got no answer: {', '.join(unsent)}")
+        return "\n".join(lines)
 
 
 class Emulator:
@@ -240,6 +323,26 @@ class Emulator:
             # The server may hold the request for timeout_seconds; leave room to answer.
             timeout=timeout_seconds + 10,
         )
+
+    def check_receiver(
+        self,
+        url: str,
+        secret: str,
+        *,
+        event_type: str | None = None,
+        payload: Any = None,
+        timeout: float = 300.0,
+    ) -> ReceiverCheckReport:
+        """Run the receiver check against `url` (POST /_control/receiver-checks): deliveries
+        built like real ones, some a ready receiver accepts and some it must refuse."""
+        body: dict[str, Any] = {"url": url, "secret": secret}
+        if event_type is not None:
+            body["event_type"] = event_type
+        if payload is not None:
+            body["payload"] = payload
+        # Each of the eleven checks may take up to the delivery timeout.
+        report = self.control("POST", "/receiver-checks", json=body, timeout=timeout)
+        return ReceiverCheckReport.from_json(report)
 
     def sink(self, name: str) -> Sink:
         return Sink(self, name)

@@ -307,6 +307,10 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
             json={"drained": True, "pending": 0},
         ),
     ],
+    # ---- docs/receivers.md
+    "docs/receivers.md: // In your suite: Harbor's receiver check against your app, …": Skip(
+        "a Vitest file; tests/test_receiver_examples.py runs it with the packed npm package"
+    ),
     # ---- docs/architecture.md
     "docs/architecture.md: harbor-emulator (cli/) your test suite (testing/)": Skip(
         "a drawing of the layers, not shell; tests/test_architecture.py enforces its import rules"
@@ -356,6 +360,13 @@ EXAMPLES: dict[str, Skip | Files | list[Expect]] = {
     "docs/cli.md: harbor-emulator start [--host 127.0.0.1] [--port 4280] [--db…": Skip(
         "a usage synopsis: the brackets are optional parts, not shell"
     ),
+    "docs/cli.md: harbor-emulator check-receiver http://127.0.0.1:4280/_sink/o…": [
+        Expect(
+            "harbor-emulator check-receiver http://127.0.0.1:4280/_sink/orders",
+            exit_status=1,
+            stdout=r"^bad_signature +must +fail +200 ",
+        )
+    ],
     "docs/cli.md: harbor-emulator start --seed 42": [
         Expect("harbor-emulator start --seed 42", skip="starts a server; test_determinism runs it"),
         Expect(

@@ -39,6 +39,9 @@ class AttemptRequest:
     event_type: str
     attempt_number: int
     secrets: Sequence[str]
+    # The bytes the signature covers when they are not `body`: only the receiver check's
+    # tampered_body sends other bytes than it signed.
+    signed_body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +78,9 @@ def headers_for(request: AttemptRequest, timestamp: int) -> dict[str, str]:
         "Harbor-Timestamp": str(timestamp),
     }
     if request.secrets:
+        signed = request.body if request.signed_body is None else request.signed_body
         headers["Harbor-Signature"] = signing.signature_header(
-            list(request.secrets), timestamp, request.body
+            list(request.secrets), timestamp, signed
         )
     return headers
 

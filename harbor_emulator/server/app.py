@@ -35,6 +35,7 @@ from ..control import (
     determinism,
     faults,
     listings,
+    receiver_check,
     settings,
     sinks,
     snapshots,
@@ -321,6 +322,7 @@ def create_app(
         *listings.routes,
         *sinks.routes,
         *faults.routes,
+        *receiver_check.routes,
         *snapshots.routes,
         *openapi_api.routes,
         # Last, imported when a request first reaches them: fixtures loads and exports

@@ -40,7 +40,13 @@ EXCLUSIVE_REQUESTS = frozenset(
 SELF_GATED_REQUESTS = frozenset({("POST", "/_control/fixtures")})
 # Whole-state operations whose path carries a name: `POST /_control/snapshots/{name}/restore`.
 EXCLUSIVE_PATTERNS = (("POST", re.compile(r"/_control/snapshots/[^/]+/restore")),)
-UNGATED_PREFIXES = ("/_sink/", "/_control/deliveries/drain", "/static/")
+# The receiver check writes nothing and may wait on a slow receiver for a minute or more.
+UNGATED_PREFIXES = (
+    "/_sink/",
+    "/_control/deliveries/drain",
+    "/_control/receiver-checks",
+    "/static/",
+)
 
 
 class StateGate:

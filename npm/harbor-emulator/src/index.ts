@@ -20,6 +20,7 @@ export {
   type WebhookFilters,
 } from "./client.js";
 export { chaos, chaosFaults, clearChaos, type ChaosOptions } from "./chaos.js";
+export { checkReceiver, formatReceiverCheck, type ReceiverCheckOptions, type ReceiverCheckReport, type ReceiverCheckResult } from "./receiver-check.js";
 export { EmulatorStartError, EmulatorUnreachable, HarborAPIError } from "./errors.js";
 export { BINARY_ENV, binaryPath, BinaryNotFoundError, PLATFORM_PACKAGES } from "./locate.cjs";
 export {

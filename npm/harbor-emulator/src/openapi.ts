@@ -506,6 +506,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_control/receiver-checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a webhook receiver against Harbor's delivery rules
+         * @description Sends deliveries built exactly like real ones (envelope, headers, signature, host-time
+         *     `Harbor-Timestamp`) to `url` and reports each check in order: must pass `valid`,
+         *     `duplicate`, `bad_signature`, `tampered_body`, `stale_timestamp`, `missing_signature`,
+         *     `rotation`; should pass (`warn`) `future_timestamp`, `large_payload`, `unknown_type`,
+         *     `fast`. Each request is bounded by the delivery timeout and receiver limits. Nothing
+         *     is stored, and the check never waits for a clock advance (nor one for it). When the
+         *     `valid` delivery gets no answer the other checks are not sent
+         *     (`received.error: "not_sent"`); `reachable: false` means that answer was a
+         *     connection error (the CLI exits 2). See docs/receivers.md.
+         */
+        post: operations["controlCheckReceiver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/_control/events": {
         parameters: {
             query?: never;
@@ -937,6 +965,66 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        ReceiverCheckRequest: {
+            /** @description The receiver's URL (http or https, loopback allowed). */
+            url: string;
+            /** @description The endpoint secret the receiver verifies with (`whsec_…`). */
+            secret: string;
+            /**
+             * @description The type of the checks' deliveries but `unknown_type`'s (default
+             *     `receiver_check.ping`): use one the receiver handles.
+             */
+            event_type?: string;
+            /**
+             * @description The event payload, any JSON up to 262,144 bytes (default
+             *     `{"sent_by": "harbor-emulator check-receiver", "amount": 42.0}`).
+             */
+            payload?: unknown;
+        };
+        ReceiverCheck: {
+            /** @constant */
+            object: "receiver_check";
+            url: string;
+            /** @description Every required check passed. */
+            passed: boolean;
+            /** @description False when the `valid` delivery got a connection error (nothing answered). */
+            reachable: boolean;
+            event_type: string;
+            checks: components["schemas"]["ReceiverCheckResult"][];
+        };
+        ReceiverCheckResult: {
+            /** @enum {string} */
+            name: "valid" | "duplicate" | "bad_signature" | "tampered_body" | "stale_timestamp" | "missing_signature" | "rotation" | "future_timestamp" | "large_payload" | "unknown_type" | "fast";
+            /** @description A must check (`fail` when missed) or a should check (`warn`). */
+            required: boolean;
+            /** @enum {string} */
+            result: "pass" | "fail" | "warn";
+            /** @description The receiver's status code; null without an answer and for `fast`. */
+            status: number | null;
+            /** @description How long the answer took (`fast`, the slowest of the others). */
+            ms: number;
+            /** @description What a receiver must do and why, citing Harbor's docs. */
+            hint: string;
+            /** @description What a ready receiver answers (`2xx`, `not 2xx`, ...). */
+            expected: string;
+            /** @description What was sent; null for `fast` and for a check not sent. */
+            sent: null | {
+                summary: string;
+                event_id: string;
+                headers: {
+                    [key: string]: string;
+                };
+                body_bytes: number;
+            };
+            received: {
+                /** @enum {string|null} */
+                error: "timeout" | "connection_error" | "redirect" | "not_sent" | null;
+                /** @description The cause of an error, or for `fast` the slowest answer. */
+                detail: string | null;
+                /** @description The first 200 characters of the answer's body. */
+                body_excerpt: string | null;
+            };
+        };
         /**
          * Format: date-time
          * @example 2026-05-25T12:00:00Z
@@ -3437,6 +3525,45 @@ export interface operations {
                 };
             };
             400: components["responses"]["ControlBadRequest"];
+            401: components["responses"]["ControlUnauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["StorageUnavailable"];
+        };
+    };
+    controlCheckReceiver: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReceiverCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description The report; `passed` is true when every required check passed. */
+            200: {
+                headers: {
+                    "Harbor-Request-Id": components["headers"]["HarborRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiverCheck"];
+                };
+            };
+            /** @description Invalid request; `invalid_url` for a URL the sender cannot use. */
+            400: {
+                headers: {
+                    "Harbor-Request-Id": components["headers"]["HarborRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             401: components["responses"]["ControlUnauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
