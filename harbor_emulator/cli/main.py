@@ -14,7 +14,17 @@ from .remote import connection_options
 # The modules whose COMMANDS the group offers, `start` first: a command's module is imported
 # when the command is looked up, trying them in this order, so `start` imports nothing of
 # the others' and `--version` none at all (click's LazyGroup pattern, by module).
-COMMAND_MODULES = ("start", "state", "fixtures", "sinks", "traffic", "listen", "tail", "chaos", "check")
+COMMAND_MODULES = (
+    "start",
+    "state",
+    "fixtures",
+    "sinks",
+    "traffic",
+    "listen",
+    "tail",
+    "chaos",
+    "check",
+)
 
 ENVIRONMENT_HELP = """\b
 Environment variables:
