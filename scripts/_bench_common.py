@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,35 @@ def handle_interrupts() -> None:
     # and Python then never turns it into KeyboardInterrupt.
     signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+# The baseline every start-up figure is a ratio to: the smallest app uvicorn serves with the
+# emulator's health route, run by the same Python.
+HELLO_APP = """\
+import sys
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+
+async def health(request):
+    return PlainTextResponse("ok")
+
+
+app = Starlette(routes=[Route("/_control/health", health)])
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    # "{port}" in an argument is replaced with the port to serve on.
+    command: list[str]
+    # What the size column measures: the file, the folder, or None for a venv.
+    size_of: Path | None = None
+    cwd: Path | None = None

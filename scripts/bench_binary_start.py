@@ -29,10 +29,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from _bench_common import Processes, free_port, health_ok
+from _bench_common import HELLO_APP, Processes, Target, free_port, health_ok
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_VENV = ROOT / ".venv-build"
@@ -52,34 +51,6 @@ IMAGE_SIZE_TARGET_MB = 50
 IMAGE_HEALTHY_TARGET_SECONDS = 1.0
 START_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.002
-
-HELLO_APP = """\
-import sys
-
-import uvicorn
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-
-async def health(request):
-    return JSONResponse({"status": "ok"})
-
-
-app = Starlette(routes=[Route("/_control/health", health)])
-
-if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    name: str
-    # "{port}" in an argument is replaced with the port to serve on.
-    command: list[str]
-    # What the size column measures: the file or the folder; None for a venv.
-    size_of: Path | None = None
 
 
 def main() -> int:

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _bench_common import HELLO_APP, Target
 from _bench_tables import Run, Table, add_write_option, fmt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,34 +71,6 @@ START_TIMEOUT_SECONDS = 30.0
 IDLE_SETTLE_SECONDS = 0.3
 
 HEALTH = "/_control/health"
-HELLO_APP = """\
-import sys
-
-import uvicorn
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
-
-
-async def health(request):
-    return PlainTextResponse("ok")
-
-
-app = Starlette(routes=[Route("/_control/health", health)])
-
-if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    name: str
-    # "{port}" in an argument is replaced with the port to serve on.
-    command: list[str]
-    # What the size column measures: the file, the folder, or None for a venv.
-    size_of: Path | None = None
-    cwd: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
