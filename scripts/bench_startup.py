@@ -198,7 +198,9 @@ def install_bench_venv() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
     pip = [str(BENCH_VENV / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
     print(f"installing {ROOT} into {BENCH_VENV} ...", file=sys.stderr)
-    # --force-reinstall --no-deps picks up source changes without a version bump.
+    # --force-reinstall --no-deps picks up source changes without a version bump; setuptools'
+    # build/lib goes first, as in scripts/build_binary (it keeps modules moved away since).
+    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)
     subprocess.run([*pip, "install", "--force-reinstall", "--no-deps", str(ROOT)], check=True)
     subprocess.run([*pip, "install", str(ROOT), "pytest"], check=True)
     return BENCH_VENV
