@@ -1,6 +1,6 @@
 // A client of a running emulator over its HTTP API: /_control for the test's levers, and
 // typed calls of the /v1 routes tests use most. The TypeScript twin of
-// harbor_emulator/client.py; its types come from the generated openapi.ts (see types.ts).
+// harbor_emulator.client (Python); its types come from the generated openapi.ts (see types.ts).
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 
