@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.common import compact_json
+from ..api.events import MAX_PAYLOAD_BYTES
 from ..core.clock import parse_timestamp
 from ..core.errors import HarborError
 from ..core.fixture_documents import (
@@ -36,8 +37,6 @@ from ..store.rows import (
     SigningKey,
     Subscription,
 )
-
-MAX_PAYLOAD_BYTES = 256 * 1024
 
 
 @dataclass

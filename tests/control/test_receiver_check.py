@@ -208,6 +208,12 @@ def test_the_check_holds_no_state_gate(emulator: Emulator, receiver: Receiver) -
             "invalid_parameter",
             "event_type",
         ),
+        (  # the rules of /v1/events' type: a control character never reaches a header
+            {"url": "http://127.0.0.1:9/", "secret": SECRET, "event_type": "a\u0001b"},
+            400,
+            "invalid_parameter",
+            "event_type",
+        ),
         ({"url": "http://127.0.0.1:9/", "secret": SECRET, "x": 1}, 400, "invalid_parameter", "x"),
         (
             {"url": "http://127.0.0.1:9/", "secret": SECRET, "payload": "x" * LARGE_PAYLOAD_BYTES},
