@@ -182,13 +182,14 @@ def _allowed_methods(request: Request) -> str:
     it). Starlette's own header names only the first route that matched the path, and a
     path here is usually served by one route per method."""
     methods: set[str] = set()
-    for route in _flat(request.app.routes):
+    for route in flat_routes(request.app.routes):
         if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
             methods |= route.methods
     return ", ".join(sorted(methods))
 
 
-def _flat(routes: list[BaseRoute]) -> list[BaseRoute]:
+def flat_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """Every route, those a `LazyRoutes` holds included (loading them)."""
     return [
         inner
         for route in routes
