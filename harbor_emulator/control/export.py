@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.fixture_documents import escape
@@ -36,9 +37,44 @@ def _drop_none(entry: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in entry.items() if value is not None}
 
 
-async def export_state(db: Database, clock: Any) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class StateRows:
+    """Every stored row an export writes, read in turn on the event loop."""
+
+    now_ms: int
+    frozen: bool
+    workspaces: list[Any]
+    api_keys: list[Any]
+    open_sandbox_keys: list[Any]
+    endpoints: list[Any]
+    signing_keys: list[Any]
+    subscriptions: list[Any]
+    events: list[Any]
+    deliveries: list[Any]
+    attempts: list[Any]
+
+
+async def read_state(db: Database, clock: Any) -> StateRows:
+    return StateRows(
+        now_ms=clock.now_ms(),
+        frozen=clock.frozen,
+        workspaces=await workspaces.list_all(db),
+        api_keys=await api_keys.list_all(db),
+        open_sandbox_keys=await open_sandbox_keys.list_all(db),
+        endpoints=await endpoints.list_all(db, include_deleted=True),
+        signing_keys=await signing_keys.list_all(db),
+        subscriptions=await subscriptions.list_all(db, include_deleted=True),
+        events=await events.list_all(db),
+        deliveries=await deliveries.list_all(db),
+        attempts=await deliveries.attempts_all(db),
+    )
+
+
+def build_document(rows: StateRows) -> dict[str, Any]:
+    """The fixtures document of `rows`: pure CPU work (a few hundred ms for thousands of
+    events), so the route runs it on a worker thread, off the event loop."""
     keys_by_endpoint: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for key in await signing_keys.list_all(db):
+    for key in rows.signing_keys:
         keys_by_endpoint[key.endpoint_id].append(
             {
                 "id": key.id,
@@ -48,7 +84,7 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
             }
         )
     subs_by_destination: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for sub in await subscriptions.list_all(db, include_deleted=True):
+    for sub in rows.subscriptions:
         subs_by_destination[sub.destination_id].append(
             _drop_none(
                 {
@@ -60,7 +96,7 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
             )
         )
     webhooks, destinations = [], []
-    for endpoint in await endpoints.list_all(db, include_deleted=True):
+    for endpoint in rows.endpoints:
         keys = keys_by_endpoint[endpoint.id]
         current = next((k["secret"] for k in keys if k["expires_at"] is None), None)
         entry: dict[str, Any] = {
@@ -91,7 +127,7 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
         else:
             webhooks.append(_drop_none(entry))
     attempts_by_delivery: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for attempt in await deliveries.attempts_all(db):
+    for attempt in rows.attempts:
         attempts_by_delivery[attempt.delivery_id].append(
             {
                 "id": attempt.id,
@@ -104,7 +140,7 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
                 "request_headers": attempt.request_headers,
             }
         )
-    keys = await api_keys.list_all(db)
+    keys = rows.api_keys
     defined_keys = {k.key for k in keys}
     # Loading interpolates ${NAME} in every string value: a stored "${" is written "$${" so
     # the document loads back to the very same text.
@@ -112,10 +148,10 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
         {
             "version": 1,
             # offset_seconds is left out: it is derived, and drifts while the clock is frozen.
-            "clock": {"now": exact_time(clock.now_ms()), "frozen": clock.frozen},
+            "clock": {"now": exact_time(rows.now_ms), "frozen": rows.frozen},
             "workspaces": [
                 _drop_none({"id": w.id, "name": w.name, "created_at": exact_time(w.created_ms)})
-                for w in await workspaces.list_all(db)
+                for w in rows.workspaces
             ],
             "api_keys": [
                 _drop_none(
@@ -140,7 +176,7 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
                         "first_seen_at": exact_time(k.first_seen_ms),
                     }
                 )
-                for k in await open_sandbox_keys.list_all(db)
+                for k in rows.open_sandbox_keys
                 if k.key not in defined_keys
             ],
             "webhooks": webhooks,
@@ -154,7 +190,7 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
                     "payload": json.loads(e.payload_json),
                     "created_at": exact_time(e.created_ms),
                 }
-                for e in await events.list_all(db)
+                for e in rows.events
             ],
             "deliveries": [
                 _drop_none(
@@ -175,7 +211,7 @@ async def export_state(db: Database, clock: Any) -> dict[str, Any]:
                         "attempts": attempts_by_delivery[d.id],
                     }
                 )
-                for d in await deliveries.list_all(db)
+                for d in rows.deliveries
             ],
         }
     )

@@ -242,7 +242,10 @@ def test_the_limits_hold_for_a_response_read_a_byte_at_a_time(
 
 HOSTILE_KINDS = ("headers", "lines", "status", "interim", "trickle")
 ITERATIONS = 30
-LATENCY_BOUND_MS = 250.0
+# Half the delivery timeout (2 s): a hostile receiver that held up the event loop, or the
+# slot a healthy delivery needs, shows as a whole timeout; a loaded 2-core CI machine's
+# scheduling noise (a few hundred ms at worst) does not.
+LATENCY_BOUND_MS = 1000.0
 RSS_BOUND_MB = 50.0  # growth over the whole run, far below one flood's worth
 RSS_ABORT_MB = 1024.0  # an emulator without limits: stop before it takes the machine
 
