@@ -16,7 +16,6 @@ Decisions beyond the contract (docs/api.md, "Webhooks, destinations and subscrip
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -262,7 +261,7 @@ async def update_endpoint(
     async def work(tx: Tx) -> dict[str, Any]:
         nonlocal resumed
         current = await load(state, principal, dialect, endpoint_id, tx)
-        updated = dataclasses.replace(current, **changes, updated_ms=now_ms)
+        updated = current._replace(**changes, updated_ms=now_ms)
         await endpoints.update(tx, updated)
         if current.status == "paused" and updated.status == "active":
             resumed = await deliveries.release_held(tx, endpoint_id, now_ms) > 0
