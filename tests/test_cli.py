@@ -227,6 +227,19 @@ def test_health_fails_when_nothing_answers() -> None:
     assert result.stderr.startswith("error: cannot reach the emulator at http://127.0.0.1:")
 
 
+def test_health_sends_the_control_token_and_reports_a_refusal(emulator_factory: Any) -> None:
+    # `health` is the image's HEALTHCHECK and talks HTTP without the client: the same
+    # token, errors and exit statuses as every other command.
+    guarded = emulator_factory(control_token="T")
+    refused = harbor("health", url=guarded.url)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: authentication_required: ")
+    env = {"HARBOR_EMULATOR_CONTROL_TOKEN": "T"}
+    assert ok(harbor("health", url=guarded.url + "/", env=env)).startswith("ok  version ")
+    answer = json.loads(ok(harbor("health", "--json", url=guarded.url, env=env)))
+    assert answer["status"] == "ok"
+
+
 def test_control_token(emulator_factory: Any) -> None:
     guarded = emulator_factory(control_token="T")
     refused = harbor("clock", "show", url=guarded.url)

@@ -80,6 +80,15 @@ def test_a_command_imports_its_own_module_and_not_the_server() -> None:
     assert loaded.isdisjoint({"harbor_emulator.cli.serving", "uvicorn", "httpx"})
 
 
+def test_health_the_images_healthcheck_imports_no_http_library() -> None:
+    from harbor_emulator.testing import EmulatorServer
+
+    with EmulatorServer() as server:
+        loaded = loaded_after(run_cli("health", "--url", server.url))
+    assert "harbor_emulator.cli.state" in loaded
+    assert loaded.isdisjoint({"httpx", "httpcore", "harbor_emulator.server.app"})
+
+
 def test_the_testing_package_imports_nothing_heavy() -> None:
     loaded = loaded_after("import harbor_emulator.testing")
     assert loaded.isdisjoint(NOT_FOR_HELP), loaded & set(NOT_FOR_HELP)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
-from ..client import ClockReading, Emulator
+from ..client import ClockReading, Emulator, EmulatorUnreachable
+from ..client.errors import error_answer, poll_until_reachable
 from .durations import parse_words
 from .remote import (
     RemoteCommand,
@@ -16,8 +18,12 @@ from .remote import (
     pass_emulator,
     print_json,
     rfc3339,
+    setting,
     table,
 )
+
+# The client's default timeout for one request.
+HEALTH_TIMEOUT_SECONDS = 30.0
 
 
 def _show_clock(body: dict[str, Any], as_json: bool, did: str = "") -> None:
@@ -138,14 +144,43 @@ def drain(emulator: Emulator, timeout_seconds: float, as_json: bool) -> None:
     help="Keep trying this many seconds until the emulator answers.",
 )
 @json_option
-@pass_emulator
-def health(emulator: Emulator, wait_seconds: float, as_json: bool) -> None:
+@click.pass_context
+def health(ctx: click.Context, wait_seconds: float, as_json: bool) -> None:
     """Check that the emulator answers; exit 0 if it does, 2 if not (after --wait)."""
-    body = emulator.wait_healthy(wait_seconds)
+    url, token = setting(ctx, "url"), setting(ctx, "control_token") or None
+    body = poll_until_reachable(lambda: _health(url, token), wait_seconds)
     if as_json:
         print_json(body)
     else:
         click.echo(f"{body['status']}  version {body['version']}  now {body['now']}")
+
+
+def _health(url: str, control_token: str | None) -> dict[str, Any]:
+    """GET /_control/health with the standard library, not the client: the image's
+    HEALTHCHECK runs this command every few seconds, and httpx's import made each run ~3x
+    as long (measured in the one-dir binary: 324 ms against 93 ms for `--version`)."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    https = parts.scheme == "https"
+    connect = http.client.HTTPSConnection if https else http.client.HTTPConnection
+    connection = connect(parts.hostname or "", parts.port, timeout=HEALTH_TIMEOUT_SECONDS)
+    headers = {"Authorization": f"Bearer {control_token}"} if control_token else {}
+    try:
+        connection.request("GET", parts.path.rstrip("/") + "/_control/health", headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise EmulatorUnreachable(url.rstrip("/"), str(exc) or type(exc).__name__) from None
+    finally:
+        connection.close()
+    if response.status >= 400:
+        raise error_answer(
+            response.status, body, response.reason, response.getheader("harbor-request-id")
+        )
+    answer: dict[str, Any] = json.loads(body)
+    return answer
 
 
 @click.group(cls=RemoteGroup)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -13,7 +12,7 @@ if TYPE_CHECKING:
     import httpx
 
 from .controls import ClockControl, FaultControl, Sink, SnapshotControl, segment
-from .errors import EmulatorUnreachable, HarborAPIError, api_error
+from .errors import EmulatorUnreachable, HarborAPIError, api_error, poll_until_reachable
 from .reports import ReceiverCheckReport
 
 DEFAULT_URL = "http://127.0.0.1:4280"
@@ -102,18 +101,7 @@ class Emulator:
 
     def wait_healthy(self, timeout: float = 10.0) -> dict[str, Any]:
         """Poll /_control/health until it answers; raise EmulatorUnreachable after `timeout`."""
-        deadline = time.monotonic() + timeout
-        delay = 0.02
-        while True:
-            try:
-                return self.health()
-            except EmulatorUnreachable:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise
-                # Polling is the only way to see a process come up; back off to 0.25 s.
-                time.sleep(min(delay, remaining))
-                delay = min(delay * 2, 0.25)
+        return poll_until_reachable(self.health, timeout)
 
     def reset(self, seed: int | None = None) -> dict[str, Any]:
         """Empty state; `seed` enters seeded mode (same requests, same bytes)."""

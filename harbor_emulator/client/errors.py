@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import httpx
+
+T = TypeVar("T")
 
 
 class HarborAPIError(Exception):
@@ -36,10 +41,22 @@ class EmulatorUnreachable(ConnectionError):
 
 
 def api_error(response: httpx.Response) -> HarborAPIError:
+    return error_answer(
+        response.status_code,
+        response.content,
+        response.reason_phrase,
+        response.headers.get("harbor-request-id"),
+    )
+
+
+def error_answer(
+    status: int, body: bytes, reason: str, request_id: str | None = None
+) -> HarborAPIError:
+    """The HarborAPIError an error answer stands for, whichever HTTP client received it."""
     try:
-        error = response.json()["error"]
+        error = json.loads(body)["error"]
         return HarborAPIError(
-            response.status_code,
+            status,
             str(error["code"]),
             str(error["message"]),
             error.get("param"),
@@ -47,10 +64,21 @@ def api_error(response: httpx.Response) -> HarborAPIError:
         )
     except (ValueError, KeyError, TypeError):
         # Not the emulator's error shape (e.g. a proxy in between): keep what there is.
-        return HarborAPIError(
-            response.status_code,
-            f"http_{response.status_code}",
-            response.text[:200] or response.reason_phrase,
-            None,
-            response.headers.get("harbor-request-id"),
-        )
+        text = body.decode("utf-8", "replace")
+        return HarborAPIError(status, f"http_{status}", text[:200] or reason, None, request_id)
+
+
+def poll_until_reachable(call: Callable[[], T], timeout: float) -> T:
+    """`call()` until it does not raise EmulatorUnreachable; re-raise that after `timeout`
+    seconds. Polling is the only way to see a process come up; it backs off to 0.25 s."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            return call()
+        except EmulatorUnreachable:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.25)
