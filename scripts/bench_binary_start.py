@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cold start of what users download, against a bare Starlette + uvicorn hello, in one run.
 
-    scripts/bench_binary_start.py [--runs 7] [--node] [--image [TAG]]
+    scripts/bench_binary_start.py [--runs 21] [--node] [--image [TAG]]
 
 Each row is the time from exec to the first 200 on /_control/health, median of --runs after
 one unmeasured warm-up, every target started once per round so all see the same machine;
@@ -55,7 +55,7 @@ POLL_SECONDS = 0.002
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7, help="measured starts per target")
+    parser.add_argument("--runs", type=int, default=21, help="measured starts per target")
     parser.add_argument("--node", action="store_true", help="add startEmulator() (npm)")
     parser.add_argument(
         "--image", nargs="?", const=DEFAULT_IMAGE, help="add the image (a podman tag)"
@@ -177,8 +177,23 @@ def verdict(what: str, value: float, target: float, unit: str) -> str:
 
 
 def node_rows(runs: int, hello: list[str]) -> str:
+    rows = measure_node(runs, hello)
+    base = statistics.median(rows["bare spawn of the hello"])
+    print(f"\nnode: spawn to first 200 on {HEALTH}, median of {runs} (after 1 warm-up)")
+    for name, values in rows.items():
+        median = statistics.median(values)
+        print(
+            f"{name:42} {median:6.0f}ms {min(values):6.0f}ms {max(values):6.0f}ms "
+            f"{median / base:6.2f}x"
+        )
+    ratio = statistics.median(rows["startEmulator()"]) / base
+    return verdict("startEmulator()", ratio, START_RATIO_TARGET, "x a node spawn of the hello")
+
+
+def measure_node(runs: int, hello: list[str]) -> dict[str, list[float]]:
     """npm/example/bench-start.mjs in a copy of the example project with the packed packages
-    installed, as tests/test_npm_package.py installs them."""
+    installed, as tests/test_npm_package.py installs them: milliseconds to the first 200 of
+    startEmulator(), a bare spawn of the one-dir binary and a bare spawn of `hello`."""
     project = WORK / "node-example"
     env = dict(os.environ, NPM_CONFIG_CACHE=str(NPM_CACHE), NO_COLOR="1")
     env.pop("HARBOR_EMULATOR_BINARY", None)
@@ -201,16 +216,7 @@ def node_rows(runs: int, hello: list[str]) -> str:
         ["node", "bench-start.mjs", str(runs), "--json", "--", *hello], cwd=project, env=env
     )
     rows: dict[str, list[float]] = json.loads(output.splitlines()[-1])
-    base = statistics.median(rows["bare spawn of the hello"])
-    print(f"\nnode: spawn to first 200 on {HEALTH}, median of {runs} (after 1 warm-up)")
-    for name, values in rows.items():
-        median = statistics.median(values)
-        print(
-            f"{name:42} {median:6.0f}ms {min(values):6.0f}ms {max(values):6.0f}ms "
-            f"{median / base:6.2f}x"
-        )
-    ratio = statistics.median(rows["startEmulator()"]) / base
-    return verdict("startEmulator()", ratio, START_RATIO_TARGET, "x a node spawn of the hello")
+    return rows
 
 
 def checked(argv: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
@@ -254,18 +260,10 @@ def container_start(image: str) -> tuple[float, float]:
 
 
 def image_rows(image: str, runs: int) -> list[str]:
-    if podman("image", "exists", image, check=False).returncode != 0:
-        print(
-            f"\nno image {image}: build it with `pytest tests/test_docker_image.py` or "
-            "docs/ci.md's podman build",
-            file=sys.stderr,
-        )
+    measured = measure_image(image, runs)
+    if measured is None:
         return [f"[----] image: {image} not built"]
-    size_mb = json.loads(podman("image", "inspect", image).stdout)[0]["Size"] / MB
-    container_start(image)  # warm-up
-    starts = [container_start(image) for _ in range(runs)]
-    answered = statistics.median(start[0] for start in starts)
-    healthy = statistics.median(start[1] for start in starts)
+    size_mb, answered, healthy = measured
     print(f"\nimage {image}: {size_mb:.1f} MB; podman run to, median of {runs}:")
     print(f"  first 200 through the published port  {answered:5.2f} s")
     print(f"  HEALTHCHECK passing                    {healthy:5.2f} s")
@@ -273,6 +271,24 @@ def image_rows(image: str, runs: int) -> list[str]:
         verdict("image size", size_mb, IMAGE_SIZE_TARGET_MB, " MB"),
         verdict("image start to healthy", healthy, IMAGE_HEALTHY_TARGET_SECONDS, " s"),
     ]
+
+
+def measure_image(image: str, runs: int) -> tuple[float, float, float] | None:
+    """The image's size in MB and the median seconds from `podman run` to a first 200 and
+    to a passing HEALTHCHECK; None (said on stderr) when the image is not built."""
+    if podman("image", "exists", image, check=False).returncode != 0:
+        print(
+            f"\nno image {image}: build it with `pytest tests/test_docker_image.py` or "
+            "docs/ci.md's podman build",
+            file=sys.stderr,
+        )
+        return None
+    size_mb = json.loads(podman("image", "inspect", image).stdout)[0]["Size"] / MB
+    container_start(image)  # warm-up
+    starts = [container_start(image) for _ in range(runs)]
+    answered = statistics.median(start[0] for start in starts)
+    healthy = statistics.median(start[1] for start in starts)
+    return size_mb, answered, healthy
 
 
 if __name__ == "__main__":

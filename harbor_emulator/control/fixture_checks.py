@@ -71,6 +71,7 @@ class Loader:
         # name one, and a scan of the list per delivery was quadratic.
         self._endpoints: dict[str, Endpoint] = {}
         self._events: dict[str, Event] = {}
+        self._stored: dict[str, set[str]] = {}  # table -> the document's ids it holds
 
     def fail(self, path: str, problem: str, entry_id: str | None = None) -> HarborError:
         return fixture_error(self.source, path, problem, entry_id)
@@ -83,12 +84,15 @@ class Loader:
         except HarborError as exc:
             raise self.fail(path, exc.message) from None
 
-    async def claim(self, object_id: str, path: str, exists: bool) -> None:
+    def claim(self, object_id: str, path: str, table: str | None) -> None:
+        """`object_id` for the entry at `path`: refused if the document or `table` has it.
+        Ids the loader makes up are new by construction (as the API's are), so only the
+        document's own ids are looked up, all at once (`load`)."""
         if object_id in self._seen:
             raise self.fail(
                 path, f"duplicate id {object_id}, also at {self._seen[object_id]}.", object_id
             )
-        if exists:
+        if table is not None and object_id in self._stored[table]:
             raise self.fail(
                 path, f"{object_id} already exists; reset first or use another id.", object_id
             )
@@ -115,6 +119,7 @@ class Loader:
 
     async def load(self, document: dict[str, Any]) -> Plan:
         """A plan for a document `read_document` returned (its shape already checked)."""
+        self._stored = await fixture_store.stored_ids(self.db, _given_ids(document))
         for index, entry in enumerate(document.get("workspaces", [])):
             path = f"workspaces[{index}]"
             if entry["id"] in self._seen:
@@ -173,9 +178,7 @@ class Loader:
     async def _endpoint(self, entry: dict[str, Any], path: str, kind: str) -> None:
         prefix = "wh" if kind == "webhook" else "dest"
         endpoint_id = entry.get("id") or self.ids.new(prefix, self.now_ms)
-        await self.claim(
-            endpoint_id, path, await fixture_store.endpoint_exists(self.db, endpoint_id)
-        )
+        self.claim(endpoint_id, path, "endpoints")
         workspace_id = self.default_workspace(entry, path)
         livemode = self.livemode(entry, workspace_id)
         try:
@@ -258,9 +261,7 @@ class Loader:
 
     async def _subscription(self, entry: dict[str, Any], path: str, destination_id: str) -> None:
         subscription_id = entry.get("id") or self.ids.new("sub", self.now_ms)
-        await self.claim(
-            subscription_id, path, await fixture_store.subscription_exists(self.db, subscription_id)
-        )
+        self.claim(subscription_id, path, "subscriptions")
         destination = self._endpoints.get(destination_id)
         if destination is None:
             destination = await fixture_store.live_endpoint(self.db, destination_id)
@@ -289,7 +290,7 @@ class Loader:
 
     async def _event(self, entry: dict[str, Any], path: str) -> None:
         event_id = entry.get("id") or self.ids.new("evt", self.now_ms)
-        await self.claim(event_id, path, await fixture_store.event_exists(self.db, event_id))
+        self.claim(event_id, path, "events")
         workspace_id = self.default_workspace(entry, path)
         try:
             event_type = validate_event_type(entry["type"])
@@ -316,9 +317,7 @@ class Loader:
 
     async def _delivery(self, entry: dict[str, Any], path: str) -> None:
         delivery_id = entry["id"]
-        await self.claim(
-            delivery_id, path, await fixture_store.delivery_exists(self.db, delivery_id)
-        )
+        self.claim(delivery_id, path, "deliveries")
         event = self._events.get(entry["event_id"])
         if event is None:
             raise self.fail(
@@ -332,7 +331,7 @@ class Loader:
         attempts = []
         for index, attempt in enumerate(entry.get("attempts", [])):
             attempt_path = f"{path}.attempts[{index}]"
-            await self.claim(attempt["id"], attempt_path, False)
+            self.claim(attempt["id"], attempt_path, None)
             attempts.append(
                 Attempt(
                     attempt["id"],
@@ -380,3 +379,20 @@ def _utf8(text: str, fail: Any, path: str, entry_id: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         raise fail(path, "holds text that is not valid Unicode.", entry_id) from None
+
+
+def _given_ids(document: dict[str, Any]) -> dict[str, list[str]]:
+    """The ids a document gives its entries, by the table each would be stored in."""
+    endpoints = [
+        entry for section in ("webhooks", "destinations") for entry in document.get(section, [])
+    ]
+    subscriptions = [
+        *document.get("subscriptions", []),
+        *(sub for entry in endpoints for sub in entry.get("subscriptions", [])),
+    ]
+    return {
+        "endpoints": [entry["id"] for entry in endpoints if entry.get("id")],
+        "subscriptions": [entry["id"] for entry in subscriptions if entry.get("id")],
+        "events": [entry["id"] for entry in document.get("events", []) if entry.get("id")],
+        "deliveries": [entry["id"] for entry in document.get("deliveries", [])],
+    }

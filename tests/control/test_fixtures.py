@@ -188,6 +188,57 @@ def test_invalid_documents_change_nothing(
     assert _state(emulator) == before
 
 
+def test_ids_already_stored_are_refused_whatever_their_kind(emulator: Emulator) -> None:
+    """A document's own ids are looked up in the stored state (all in one query): each kind
+    is refused by id, whether stored by an earlier load, by the API or deleted since."""
+    stored = {
+        "workspaces": [{"id": "ws_ids"}],
+        "api_keys": [{"key": "hb_test_ids", "workspace_id": "ws_ids"}],
+        "destinations": [
+            {
+                "id": "dest_ids",
+                "url": f"{emulator.url}/_sink/ids",
+                "subscriptions": [{"id": "sub_ids", "event_type": "*"}],
+            }
+        ],
+        "webhooks": [{"id": "wh_ids", "url": f"{emulator.url}/_sink/ids", "events": ["*"]}],
+        "events": [{"id": "evt_ids", "type": "a.b"}],
+    }
+    assert _load(emulator, stored).status_code == 201
+    with emulator.api("hb_test_ids") as api:
+        made = api.post(
+            "/v1/webhooks", json={"url": f"{emulator.url}/_sink/ids", "events": ["*"]}
+        ).json()
+        assert api.delete(f"/v1/webhooks/{made['id']}").status_code in (200, 204)
+        api.post("/v1/events", json={"type": "a.b", "payload": {}})  # a delivery to wh_ids
+    delivery = _state(emulator)["deliveries"][0]
+
+    def webhook(webhook_id: str) -> dict[str, Any]:
+        return {"webhooks": [{"id": webhook_id, "url": "http://x", "events": ["*"]}]}
+
+    again: list[tuple[dict[str, Any], str, str]] = [
+        (webhook("wh_ids"), "webhooks[0]", "wh_ids"),
+        (webhook(made["id"]), "webhooks[0]", made["id"]),
+        ({"destinations": [{"id": "dest_ids", "url": "http://x"}]}, "destinations[0]", "dest_ids"),
+        ({"subscriptions": [{"id": "sub_ids", "destination_id": "dest_ids", "event_type": "*"}]},
+         "subscriptions[0]", "sub_ids"),
+        ({"events": [{"id": "evt_ids", "type": "a.b"}]}, "events[0]", "evt_ids"),
+        ({"events": [{"id": delivery["event_id"] + "x", "type": "a.b"}],
+          "webhooks": [{"id": "wh_new", "url": "http://x", "events": ["*"]}],
+          "deliveries": [delivery | {"event_id": delivery["event_id"] + "x",
+                                     "webhook_id": "wh_new"}]},
+         "deliveries[0]", delivery["id"]),
+    ]  # fmt: skip
+    before = _state(emulator)
+    for document, param, object_id in again:
+        response = _load(emulator, {"workspaces": [{"id": "ws_ids"}], **document})
+        assert response.status_code == 400, response.text
+        error = error_of(response)
+        assert (error["code"], error["param"]) == ("invalid_fixtures", param)
+        assert f"{object_id} already exists; reset first or use another id." in error["message"]
+    assert _state(emulator) == before
+
+
 def test_broken_yaml_names_line_and_column(emulator: Emulator) -> None:
     response = _load(emulator, b"workspaces:\n  - id: ws_a\n    name: [unclosed\n")
     error = error_of(response)
