@@ -17,8 +17,7 @@ Decisions beyond the contract (docs/api.md, "Webhooks, destinations and subscrip
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,8 +54,7 @@ MAX_LABEL_LENGTH = 1024
 _COMMON_FIELDS = ("url", "metadata", "retry_policy")
 
 
-@dataclass(frozen=True, slots=True)
-class Dialect:
+class Dialect(NamedTuple):
     kind: str  # the `kind` column and the `object` field
     id_prefix: str
     label_field: str

@@ -6,8 +6,8 @@ import functools
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from .errors import HarborError
 
@@ -18,8 +18,7 @@ MIN_MS = 0  # 1970-01-01T00:00:00Z
 MAX_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
 
 
-@dataclass(frozen=True, slots=True)
-class ClockState:
+class ClockState(NamedTuple):
     """What is persisted so a restart with --db keeps emulator time."""
 
     offset_seconds: float

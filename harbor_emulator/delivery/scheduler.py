@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..core.clock import Clock
 from ..core.errors import HarborError
@@ -47,8 +46,7 @@ STORAGE_BACKOFF_SECONDS = 1.0
 FaultOutcome = str | int
 
 
-@dataclass(frozen=True, slots=True)
-class ForcedOutcome:
+class ForcedOutcome(NamedTuple):
     """What a delivery fault makes of one attempt."""
 
     outcome: FaultOutcome
@@ -468,8 +466,7 @@ class Scheduler:
             if result.response_code is not None
             else f"failed ({result.error})"
         )
-        return dataclasses.replace(
-            result,
+        return result._replace(
             response_code=None,
             response_body=None,
             error="timeout",

@@ -13,8 +13,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from .. import signing
@@ -31,8 +30,7 @@ RESPONSE_HEADERS_KEPT = 64
 RESPONSE_HEADER_VALUE_CHARS = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRequest:
+class AttemptRequest(NamedTuple):
     url: str
     body: bytes
     delivery_id: str
@@ -44,8 +42,7 @@ class AttemptRequest:
     signed_body: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptResult:
+class AttemptResult(NamedTuple):
     response_code: int | None
     response_body: str | None
     error: str | None  # None | "timeout" | "connection_error" | "redirect"

@@ -17,7 +17,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from ..core.errors import HarborError
 from ..store import api_keys, open_sandbox_keys, workspaces
@@ -30,8 +30,7 @@ KEY_PATTERN = re.compile(r"(hb|hk)_(test|live)_[A-Za-z0-9_]{1,200}")
 WORKSPACE_ID_PATTERN = re.compile(r"ws_[A-Za-z0-9]{1,64}")
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(NamedTuple):
     """The caller of one /v1 request."""
 
     key: str
@@ -134,8 +133,8 @@ class KeyRegistry:
             else:
                 self._open.setdefault(key, None)
         if adopted is None:
-            return replace(principal, adopts=False)
-        return replace(principal, workspace_id=adopted, adopts=False)
+            return principal._replace(adopts=False)
+        return principal._replace(workspace_id=adopted, adopts=False)
 
     def workspace_known(self, workspace_id: str) -> bool:
         return workspace_id in self._workspaces

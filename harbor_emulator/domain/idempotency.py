@@ -9,7 +9,7 @@ without the other.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..core.errors import HarborError
 from ..store import idempotency as store
@@ -20,15 +20,13 @@ HEADER = "Idempotency-Key"
 TTL_MS = 24 * 3600 * 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
     api_key: str
     idempotency_key: str
     fingerprint: str
 
 
-@dataclass(frozen=True, slots=True)
-class Replay:
+class Replay(NamedTuple):
     status: int
     body: bytes
 

@@ -10,7 +10,7 @@ clock stops there, so that attempt could never fall due: docs/limits.md).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from harbor_emulator.core.clock import MAX_MS
 from harbor_emulator.core.errors import HarborError
@@ -19,8 +19,7 @@ MAX_AGE_LIMIT_SECONDS = 259_200  # 72 hours, the contract's ceiling and default
 MAX_SCHEDULE_LENGTH = 100
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     schedule_seconds: tuple[int, ...]
     max_age_seconds: int
 

@@ -27,7 +27,7 @@ import socket
 import string
 import unicodedata
 import urllib.parse
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from harbor_emulator.core.errors import HarborError
 
@@ -114,8 +114,7 @@ def is_public_address(address: IPAddress) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
+class _Target(NamedTuple):
     scheme: str
     # The ASCII form the sender connects to: lower case, IDNA-encoded, IPv6 compressed and
     # without brackets.

@@ -19,9 +19,8 @@ import json
 import os
 import re
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .db import Database, Tx
 
@@ -33,8 +32,7 @@ _SIDE_FILES = ("", "-journal", "-wal", "-shm")
 META_KEY = "snapshot"
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotInfo:
+class SnapshotInfo(NamedTuple):
     name: str
     created_ms: int
     size_bytes: int

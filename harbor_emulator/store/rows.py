@@ -3,7 +3,9 @@
 Rows are NamedTuples, not frozen dataclasses: as immutable and as typed, and a class costs
 ~0.3 ms to define against ~1.6 ms (each dataclass execs its generated methods one by one);
 the 15 of them were ~17 ms of every start (issue 27, measured with -X importtime). A row
-is replaced with `row._replace(...)`. ScriptedResponse stays a dataclass: its headers
+is replaced with `row._replace(...)`. The engine's other immutable values made at start
+(Principal, RetryPolicy, AttemptRequest, AttemptResult, ...) are NamedTuples for the same
+reason; what is mutable stays a slotted dataclass. ScriptedResponse stays a dataclass: its headers
 default to a fresh dict each, which a NamedTuple cannot do.
 """
 
