@@ -107,9 +107,13 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """The main package built from a copy of its sources, as scripts/build_npm builds it."""
     skip_policy.require_tools("node", "npm", install=skip_policy.NODE)
-    top = tmp_path_factory.mktemp("npm-types")
+    return build_package(tmp_path_factory.mktemp("npm-types"))
+
+
+def build_package(top: Path) -> Built:
+    """The main package built from a copy of its sources under `top`, as scripts/build_npm
+    builds it, and packed there."""
     directory = top / "npm" / "harbor-emulator"
     shutil.copytree(PACKAGE, directory, ignore=shutil.ignore_patterns("node_modules", "dist"))
     # The generator reads the document where it sits in the repository, beside npm/.

@@ -17,7 +17,7 @@ from harbor_emulator.client import ReceiverCheckReport
 from tests import skip_policy
 from tests.conftest import Emulator
 from tests.receiver_examples import EXAMPLES, ROOT, SECRET, serve_node, serve_python
-from tests.test_npm_types import EXAMPLE, PACKAGE, QUIET, run
+from tests.test_npm_types import EXAMPLE, QUIET, build_package, run
 
 PAGE = ROOT / "docs" / "receivers.md"
 SUBPROCESS_TIMEOUT_SECONDS = 300
@@ -166,23 +166,9 @@ def test_the_vitest_example_fails_a_suite_with_the_report(
 def vitest_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """npm/example with its pinned packages and the npm package built from this checkout."""
     skip_policy.require_tools("node", "npm", install=skip_policy.NODE)
-    built = _build_package(tmp_path_factory)
+    built = build_package(tmp_path_factory.mktemp("receiver-npm")).tarball
     project = tmp_path_factory.mktemp("receiver-vitest") / "example"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("node_modules"))
     run(["npm", "ci", *QUIET], cwd=project)
     run(["npm", "i", "-D", "--no-save", *QUIET, str(built)], cwd=project)
     return project
-
-
-def _build_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The packed npm package, built as tests/test_npm_types.py builds it."""
-    top = tmp_path_factory.mktemp("receiver-npm")
-    directory = top / "npm" / "harbor-emulator"
-    shutil.copytree(PACKAGE, directory, ignore=shutil.ignore_patterns("node_modules", "dist"))
-    (top / "harbor_emulator").mkdir()
-    shutil.copy(ROOT / "harbor_emulator" / "openapi.yaml", top / "harbor_emulator")
-    run(["npm", "ci", *QUIET], cwd=directory)
-    run(["npm", "run", "--silent", "build"], cwd=directory)
-    run(["npm", "pack", "--pack-destination", str(top), *QUIET], cwd=directory)
-    [tarball] = top.glob("harbor-emulator-*.tgz")
-    return tarball
