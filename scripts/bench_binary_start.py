@@ -177,7 +177,12 @@ def verdict(what: str, value: float, target: float, unit: str) -> str:
 
 
 def node_rows(runs: int, hello: list[str]) -> str:
-    rows = measure_node(runs, hello)
+    ratio = print_node(measure_node(runs, hello), runs)
+    return verdict("startEmulator()", ratio, START_RATIO_TARGET, "x a node spawn of the hello")
+
+
+def print_node(rows: dict[str, list[float]], runs: int) -> float:
+    """Print measure_node's rows against the bare spawn of the hello; startEmulator()'s ratio."""
     base = statistics.median(rows["bare spawn of the hello"])
     print(f"\nnode: spawn to first 200 on {HEALTH}, median of {runs} (after 1 warm-up)")
     for name, values in rows.items():
@@ -186,8 +191,7 @@ def node_rows(runs: int, hello: list[str]) -> str:
             f"{name:42} {median:6.0f}ms {min(values):6.0f}ms {max(values):6.0f}ms "
             f"{median / base:6.2f}x"
         )
-    ratio = statistics.median(rows["startEmulator()"]) / base
-    return verdict("startEmulator()", ratio, START_RATIO_TARGET, "x a node spawn of the hello")
+    return statistics.median(rows["startEmulator()"]) / base
 
 
 def measure_node(runs: int, hello: list[str]) -> dict[str, list[float]]:

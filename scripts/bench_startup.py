@@ -610,13 +610,7 @@ def report_binaries(results: dict[str, Result], runs: int) -> list[Verdict]:
 def report_downloads(downloads: dict[str, Any], runs: int) -> list[Verdict]:
     verdicts = []
     if "node" in downloads:
-        rows = downloads["node"]
-        base = statistics.median(rows["bare spawn of the hello"])
-        print(f"\nnode: spawn to first 200 on {HEALTH}, median of {runs}")
-        for name, values in rows.items():
-            print(f"  {name:40} {statistics.median(values):6.0f}ms "
-                  f"{statistics.median(values) / base:5.2f}x")  # fmt: skip
-        ratio = statistics.median(rows["startEmulator()"]) / base
+        ratio = bench_binary_start.print_node(downloads["node"], runs)
         verdicts.append(
             Verdict(
                 ratio <= BINARY_START_RATIO_TARGET,
@@ -651,8 +645,8 @@ def figures(
     costs: dict[str, list[float]],
     runs: int,
 ) -> dict[str, Any]:
-    """The run's figures for --write. `targets`, `ratios` and the binary targets keep the
-    shape of the runs written before the venv's figures were added, which `tables` reads."""
+    """The run's figures for --write, which `tables` reads (`node` and `image` are added by
+    the caller, when measured)."""
     measured: dict[str, Any] = {
         "runs": runs,
         "targets": [
