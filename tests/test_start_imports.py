@@ -15,12 +15,13 @@ import httpx
 
 # Libraries a bare `harbor-emulator start` must not load before its first answer: the
 # control client and its HTTP library, the dashboard's templates, fixtures and OpenAPI
-# parsing, WebSocket support, package metadata.
+# parsing, the receiver check, WebSocket support, package metadata.
 NOT_FOR_SERVING = (
     "harbor_emulator.client",
     "harbor_emulator.cli.state",
     "harbor_emulator.dashboard.routes",
     "harbor_emulator.control.fixtures",
+    "harbor_emulator.control.receiver_check",
     "jsonschema",
     "httpx",
     "jinja2",
